@@ -1,0 +1,1 @@
+//! ponte-focus

@@ -1,0 +1,150 @@
+//! The focus ⇄ bridge link. A bridge dials the focus (`/v1/bridge-link`, WebSocket, JSON text
+//! frames) or, in the all-in-one binary, is handed a pair of in-process channels carrying
+//! the same messages.
+//!
+//! Order matters and is kept: everything a bridge says about one endpoint (answer, offers,
+//! failures) travels on one ordered stream, so a client never sees a renegotiation offer
+//! before the answer to its own offer.
+
+use serde::{Deserialize, Serialize};
+
+use crate::TrackInfo;
+
+/// Version of the link protocol, sent in `register`.
+pub const LINK_VERSION: u32 = 1;
+
+/// Identifies an endpoint: a participant's media session inside a conference.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EndpointRef {
+    pub conference: String,
+    pub endpoint: String,
+}
+
+/// What the focus asks of a bridge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FocusToBridge {
+    /// The focus accepted the registration.
+    Registered { focus_version: String },
+    /// A client's SDP offer. Creates the endpoint (and conference) on first use;
+    /// answered by [`EndpointEvent::Answer`].
+    Offer {
+        #[serde(flatten)]
+        target: EndpointRef,
+        sdp: String,
+        display_name: String,
+    },
+    /// A client's answer to the bridge's last [`EndpointEvent::Offer`].
+    Answer {
+        #[serde(flatten)]
+        target: EndpointRef,
+        sdp: String,
+    },
+    /// The participant left: free the endpoint and renegotiate the others.
+    ExpireEndpoint {
+        #[serde(flatten)]
+        target: EndpointRef,
+    },
+    /// End a conference and all its endpoints.
+    ExpireConference { conference: String },
+    /// Take no new conferences; exit when the last one ends.
+    Drain { draining: bool },
+}
+
+/// What a bridge tells the focus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum BridgeToFocus {
+    Register(Registration),
+    Stats(BridgeStats),
+    Endpoint(EndpointEvent),
+}
+
+/// Sent once when the link comes up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    pub bridge_id: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    pub version: String,
+    pub link_version: u32,
+    /// Where browsers send media (the advertised candidate), e.g. `203.0.113.7:10000`.
+    pub media_addr: String,
+    /// SRT and RTMP listeners, if any.
+    #[serde(default)]
+    pub ingest_addrs: Vec<String>,
+    /// Conferences the bridge already hosts (after a focus restart).
+    #[serde(default)]
+    pub conferences: Vec<String>,
+}
+
+/// Load report, sent every stats interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BridgeStats {
+    /// 0.0 (idle) ..= 1.0 (full); placement prefers the least stressed bridge.
+    pub stress: f64,
+    pub endpoints: u32,
+    pub conferences: u32,
+    pub bitrate_in_bps: u64,
+    pub bitrate_out_bps: u64,
+    pub packet_rate_in: u64,
+    pub packet_rate_out: u64,
+    pub draining: bool,
+}
+
+/// Something that happened to one endpoint, for its client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EndpointEvent {
+    /// The bridge's answer to the client's offer.
+    Answer {
+        #[serde(flatten)]
+        target: EndpointRef,
+        sdp: String,
+    },
+    /// The bridge renegotiates: tracks came or went.
+    Offer {
+        #[serde(flatten)]
+        target: EndpointRef,
+        sdp: String,
+        tracks: Vec<TrackInfo>,
+    },
+    /// A request about this endpoint failed (bad SDP, unknown endpoint, ...).
+    Failed {
+        #[serde(flatten)]
+        target: EndpointRef,
+        reason: String,
+    },
+    /// The bridge dropped the endpoint on its own (ICE timeout, DTLS failure).
+    Expired {
+        #[serde(flatten)]
+        target: EndpointRef,
+        reason: String,
+    },
+}
+
+impl EndpointEvent {
+    pub fn target(&self) -> &EndpointRef {
+        match self {
+            Self::Answer { target, .. }
+            | Self::Offer { target, .. }
+            | Self::Failed { target, .. }
+            | Self::Expired { target, .. } => target,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_event_round_trip() {
+        let e = BridgeToFocus::Endpoint(EndpointEvent::Answer {
+            target: EndpointRef { conference: "c".into(), endpoint: "e".into() },
+            sdp: "v=0".into(),
+        });
+        let s = serde_json::to_string(&e).unwrap();
+        assert_eq!(serde_json::from_str::<BridgeToFocus>(&s).unwrap(), e);
+    }
+}
