@@ -1,0 +1,224 @@
+//! Bridge configuration: one typed struct, read from a TOML file, then `PONTE_BRIDGE_*`
+//! environment variables and flags (later ones win). Unknown keys are refused.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::BridgeError;
+
+/// Everything a bridge needs to start. `Default` is the single-machine setup.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BridgeConfig {
+    /// Unique name reported to the focus. Default: `bridge-<hostname>`-like random id.
+    pub bridge_id: String,
+    /// Region label for region-aware placement.
+    pub region: Option<String>,
+    /// Address the media socket binds to.
+    pub bind_ip: IpAddr,
+    /// The one UDP port for all WebRTC media.
+    pub media_port: u16,
+    /// Addresses advertised in ICE candidates. Empty: the bind address if it is specific,
+    /// else every interface address.
+    pub public_ip: Vec<IpAddr>,
+    /// `/health`, `/ready`, `/metrics`, `/v1/stats`.
+    pub http_listen: SocketAddr,
+    /// Focus link, e.g. `ws://127.0.0.1:8888/v1/bridge-link`. None: in-process (all-in-one).
+    pub focus_url: Option<String>,
+    /// Shared secret for the focus link.
+    pub secret: Option<String>,
+    /// How often load is reported to the focus.
+    #[serde(with = "humantime_secs")]
+    pub stats_interval: Duration,
+    /// Endpoints at which the bridge reports stress 1.0.
+    pub max_endpoints: u32,
+    /// Shortest gap between two key-frame requests sent to one publisher's track.
+    #[serde(with = "humantime_millis")]
+    pub keyframe_request_interval: Duration,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        Self {
+            bridge_id: format!("bridge-{:08x}", rand::random::<u32>()),
+            region: None,
+            bind_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            media_port: 10000,
+            public_ip: Vec::new(),
+            http_listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
+            focus_url: None,
+            secret: None,
+            stats_interval: Duration::from_secs(2),
+            max_endpoints: 500,
+            keyframe_request_interval: Duration::from_millis(300),
+        }
+    }
+}
+
+impl BridgeConfig {
+    /// Read a TOML file; errors name the key and the reason.
+    pub fn from_toml(text: &str) -> Result<Self, BridgeError> {
+        toml::from_str(text).map_err(|e| BridgeError::Config {
+            key: e.span().map(|s| text[s].to_string()).unwrap_or_else(|| "<file>".into()),
+            reason: e.message().to_string(),
+        })
+    }
+
+    /// Apply flags and environment variables over this config.
+    pub fn apply(&mut self, args: &BridgeArgs) {
+        if let Some(v) = &args.bridge_id {
+            self.bridge_id = v.clone();
+        }
+        if let Some(v) = &args.region {
+            self.region = Some(v.clone());
+        }
+        if let Some(v) = args.bind_ip {
+            self.bind_ip = v;
+        }
+        if let Some(v) = args.media_port {
+            self.media_port = v;
+        }
+        if !args.public_ip.is_empty() {
+            self.public_ip = args.public_ip.clone();
+        }
+        if let Some(v) = args.http_listen {
+            self.http_listen = v;
+        }
+        if let Some(v) = &args.focus {
+            self.focus_url = Some(v.clone());
+        }
+        if let Some(v) = &args.secret {
+            self.secret = Some(v.clone());
+        }
+        if let Some(v) = args.max_endpoints {
+            self.max_endpoints = v;
+        }
+    }
+
+    /// Check values that types cannot express.
+    pub fn validate(&self) -> Result<(), BridgeError> {
+        let bad = |key: &str, reason: &str| {
+            Err(BridgeError::Config { key: key.into(), reason: reason.into() })
+        };
+        if self.bridge_id.is_empty() || self.bridge_id.len() > 64 {
+            return bad("bridge_id", "must be 1 to 64 characters");
+        }
+        if let Some(ip) = self.public_ip.iter().find(|ip| ip.is_unspecified()) {
+            return bad("public_ip", &format!("{ip} is not an address a browser can reach"));
+        }
+        if self.max_endpoints == 0 {
+            return bad("max_endpoints", "must be at least 1");
+        }
+        if self.stats_interval.is_zero() {
+            return bad("stats_interval", "must be longer than zero");
+        }
+        if let Some(url) = &self.focus_url {
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                return bad("focus_url", "must be a ws:// or wss:// URL");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Flags and `PONTE_BRIDGE_*` environment variables.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct BridgeArgs {
+    /// TOML configuration file.
+    #[arg(long = "bridge-config", env = "PONTE_BRIDGE_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, env = "PONTE_BRIDGE_ID")]
+    pub bridge_id: Option<String>,
+    #[arg(long, env = "PONTE_BRIDGE_REGION")]
+    pub region: Option<String>,
+    /// Address the media socket binds to [default: 0.0.0.0].
+    #[arg(long, env = "PONTE_BRIDGE_BIND_IP")]
+    pub bind_ip: Option<IpAddr>,
+    /// UDP port for all WebRTC media [default: 10000].
+    #[arg(long, env = "PONTE_BRIDGE_MEDIA_PORT")]
+    pub media_port: Option<u16>,
+    /// Address to advertise in ICE candidates (repeatable).
+    #[arg(long, env = "PONTE_BRIDGE_PUBLIC_IP", value_delimiter = ',')]
+    pub public_ip: Vec<IpAddr>,
+    /// HTTP listener for /health, /ready, /metrics [default: 0.0.0.0:8081].
+    #[arg(long = "bridge-http", env = "PONTE_BRIDGE_HTTP")]
+    pub http_listen: Option<SocketAddr>,
+    /// Focus bridge-link URL, e.g. ws://127.0.0.1:8888/v1/bridge-link.
+    #[arg(long, env = "PONTE_BRIDGE_FOCUS")]
+    pub focus: Option<String>,
+    /// Shared secret for the focus link.
+    #[arg(long, env = "PONTE_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// Endpoints at which the bridge reports full stress [default: 500].
+    #[arg(long, env = "PONTE_BRIDGE_MAX_ENDPOINTS")]
+    pub max_endpoints: Option<u32>,
+}
+
+impl BridgeArgs {
+    /// File, then env and flags, then validation.
+    pub fn load(&self) -> Result<BridgeConfig, BridgeError> {
+        let mut config = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| BridgeError::Config {
+                    key: "bridge-config".into(),
+                    reason: format!("cannot read {}: {e}", path.display()),
+                })?;
+                BridgeConfig::from_toml(&text)?
+            }
+            None => BridgeConfig::default(),
+        };
+        config.apply(self);
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+mod humantime_secs {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        f64::deserialize(d).and_then(|s| {
+            Duration::try_from_secs_f64(s).map_err(serde::de::Error::custom)
+        })
+    }
+}
+
+mod humantime_millis {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_config_loads() {
+        let text = include_str!("../bridge.sample.toml");
+        let c = BridgeConfig::from_toml(text).unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.media_port, 10000);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = BridgeConfig::from_toml("media_prot = 5\n").unwrap_err().to_string();
+        assert!(e.contains("media_prot"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let e = BridgeConfig::from_toml("media_port = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains("media_port") || e.contains("\"x\""), "{e}");
+        let c = BridgeConfig { public_ip: vec!["0.0.0.0".parse().unwrap()], ..Default::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("public_ip"));
+    }
+}

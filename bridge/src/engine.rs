@@ -1,0 +1,431 @@
+//! The media engine: every endpoint of the bridge, driven sans-IO.
+//!
+//! The engine never touches a socket or a clock. The service loop feeds it datagrams,
+//! focus commands and timeouts, each with the current time, and drains transmits and
+//! endpoint events from it. That keeps the forwarding path testable without sockets and
+//! free of locks: one engine owns its endpoints outright.
+//!
+//! Per datagram: classify by first byte → find the endpoint (STUN by ufrag, everything else
+//! by source address; two hash lookups, never a scan) → hand it to the endpoint's `Rtc` →
+//! drive that endpoint: its media events fan out through the conference's
+//! producer → consumers map to the subscribers' outgoing tracks, and each touched endpoint is
+//! driven once more to collect what it now wants to send.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use str0m::media::{KeyframeRequestKind, MediaData};
+use str0m::net::{Protocol, Receive, Transmit};
+use str0m::{Event, IceConnectionState, Input, Output};
+
+use ponte_proto::link::{EndpointEvent, EndpointRef, FocusToBridge};
+use ponte_proto::MediaKind;
+
+use crate::conference::Conference;
+use crate::endpoint::tracks::TrackKey;
+use crate::endpoint::{Endpoint, Written};
+use crate::metrics::{BridgeMetrics, DropReason};
+use crate::socket::demux::{self, Kind};
+
+pub struct Engine {
+    candidates: Vec<SocketAddr>,
+    keyframe_interval: Duration,
+    metrics: BridgeMetrics,
+    next_id: u64,
+    endpoints: HashMap<u64, Endpoint>,
+    by_ref: HashMap<EndpointRef, u64>,
+    by_ufrag: HashMap<String, u64>,
+    by_addr: HashMap<SocketAddr, u64>,
+    conferences: HashMap<String, Conference>,
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<EndpointEvent>,
+    /// Endpoints to negotiate and poll before returning to the caller.
+    work: Vec<u64>,
+    /// str0m events of the endpoint being driven, handled once it is polled dry.
+    rtc_events: Vec<Event>,
+}
+
+impl Engine {
+    /// `candidates` are the advertised media addresses (at least one).
+    pub fn new(candidates: Vec<SocketAddr>, keyframe_interval: Duration, metrics: BridgeMetrics) -> Self {
+        assert!(!candidates.is_empty(), "the service resolves at least one candidate");
+        Self {
+            candidates,
+            keyframe_interval,
+            metrics,
+            next_id: 1,
+            endpoints: HashMap::new(),
+            by_ref: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            conferences: HashMap::new(),
+            timers: BinaryHeap::new(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            work: Vec::new(),
+            rtc_events: Vec::new(),
+        }
+    }
+
+    pub fn endpoint_count(&self) -> usize {
+        self.endpoints.len()
+    }
+
+    pub fn conference_names(&self) -> impl Iterator<Item = &str> {
+        self.conferences.keys().map(String::as_str)
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<EndpointEvent> {
+        self.events.pop_front()
+    }
+
+    /// The earliest time [`Engine::handle_timeout`] has work to do.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// A request from the focus.
+    pub fn handle_command(&mut self, now: Instant, cmd: FocusToBridge) {
+        match cmd {
+            FocusToBridge::Offer { target, sdp, display_name } => self.on_offer(now, target, &sdp, display_name),
+            FocusToBridge::Answer { target, sdp } => self.on_answer(now, target, &sdp),
+            FocusToBridge::ExpireEndpoint { target } => {
+                if let Some(id) = self.by_ref.get(&target).copied() {
+                    self.remove_endpoint(id, None);
+                }
+            }
+            FocusToBridge::ExpireConference { conference } => {
+                let members = self.conferences.get(&conference).map(|c| c.members.clone()).unwrap_or_default();
+                for id in members {
+                    self.remove_endpoint(id, Some("conference expired"));
+                }
+            }
+            FocusToBridge::Registered { .. } | FocusToBridge::Drain { .. } => {}
+        }
+        self.run_work(now);
+    }
+
+    /// One datagram from the media socket.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, destination: Option<IpAddr>, data: &[u8]) {
+        self.metrics.packets_in.inc();
+        self.metrics.bytes_in.inc_by(data.len() as u64);
+        let kind = demux::classify(data);
+        let id = match kind {
+            Kind::Unknown => return self.metrics.drop(DropReason::Malformed),
+            Kind::Stun => {
+                let Some(ufrag) = demux::stun_local_ufrag(data) else {
+                    return self.metrics.drop(DropReason::BadStun);
+                };
+                match self.by_ufrag.get(ufrag) {
+                    Some(id) => *id,
+                    None => return self.metrics.drop(DropReason::UnknownUfrag),
+                }
+            }
+            Kind::Dtls | Kind::Rtp => match self.by_addr.get(&source) {
+                Some(id) => *id,
+                None => return self.metrics.drop(DropReason::UnknownSource),
+            },
+        };
+        let Ok(contents) = data.try_into() else {
+            return self.metrics.drop(if kind == Kind::Stun { DropReason::BadStun } else { DropReason::Malformed });
+        };
+        let destination = self.local_candidate(source, destination);
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let ep = self.endpoints.get_mut(&id).expect("demux maps only hold live endpoints");
+        if !ep.rtc.accepts(&input) {
+            return self.metrics.drop(DropReason::Rejected);
+        }
+        if kind == Kind::Stun && !ep.addrs.contains(&source) {
+            ep.addrs.push(source);
+            self.by_addr.insert(source, id);
+        }
+        if let Err(e) = ep.rtc.handle_input(input) {
+            // str0m reports per-packet trouble (SRTP auth, bad RTCP) as errors; one bad packet
+            // must not end a session, so it is dropped and counted.
+            tracing::debug!(endpoint = %ep.target.endpoint, "datagram refused: {e}");
+            self.metrics.drop(DropReason::Rejected);
+        }
+        self.queue(id);
+        self.run_work(now);
+    }
+
+    /// Drive every endpoint whose timeout has come.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((t, id))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(ep) = self.endpoints.get_mut(&id) else { continue };
+            if ep.scheduled != Some(t) {
+                continue; // superseded by a later poll
+            }
+            ep.scheduled = None;
+            if let Err(e) = ep.rtc.handle_input(Input::Timeout(now)) {
+                tracing::warn!(endpoint = %ep.target.endpoint, "timeout handling failed: {e}");
+                ep.rtc.disconnect();
+            }
+            self.queue(id);
+        }
+        self.run_work(now);
+    }
+
+    /// Pick the candidate the datagram was addressed to. A socket bound to 0.0.0.0 learns the
+    /// local IP per datagram; behind 1:1 NAT it is not the advertised one, so fall back to the
+    /// first candidate of the source's family.
+    fn local_candidate(&self, source: SocketAddr, destination: Option<IpAddr>) -> SocketAddr {
+        let port = self.candidates[0].port();
+        if let Some(ip) = destination {
+            let addr = SocketAddr::new(ip, port);
+            if self.candidates.contains(&addr) {
+                return addr;
+            }
+        }
+        self.candidates
+            .iter()
+            .find(|c| c.is_ipv4() == source.is_ipv4())
+            .copied()
+            .unwrap_or(self.candidates[0])
+    }
+
+    fn on_offer(&mut self, now: Instant, target: EndpointRef, sdp: &str, display_name: String) {
+        let (id, created) = match self.by_ref.get(&target) {
+            Some(id) => (*id, false),
+            None => (self.create_endpoint(now, target.clone(), display_name), true),
+        };
+        let ep = self.endpoints.get_mut(&id).expect("just looked up or created");
+        match ep.accept_offer(sdp) {
+            Ok(answer) => self.events.push_back(EndpointEvent::Answer { target, sdp: answer }),
+            Err(e) => {
+                self.metrics.endpoint_failures.with_label_values(&["bad_offer"]).inc();
+                self.events.push_back(EndpointEvent::Failed { target, reason: e.to_string() });
+                if created {
+                    self.remove_endpoint(id, None);
+                    return;
+                }
+            }
+        }
+        self.queue(id);
+    }
+
+    fn on_answer(&mut self, now: Instant, target: EndpointRef, sdp: &str) {
+        let Some(id) = self.by_ref.get(&target).copied() else {
+            let reason = "no such endpoint on this bridge".to_owned();
+            self.events.push_back(EndpointEvent::Failed { target, reason });
+            return;
+        };
+        let ep = self.endpoints.get_mut(&id).expect("by_ref holds live endpoints");
+        match ep.accept_answer(sdp) {
+            Ok(opened) => {
+                for source in opened {
+                    self.request_keyframe(source, now);
+                }
+            }
+            Err(e) => {
+                self.metrics.endpoint_failures.with_label_values(&["bad_answer"]).inc();
+                self.events.push_back(EndpointEvent::Failed { target, reason: e.to_string() });
+            }
+        }
+        self.queue(id);
+    }
+
+    fn create_endpoint(&mut self, now: Instant, target: EndpointRef, display_name: String) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut ep = Endpoint::new(id, target.clone(), display_name, now, &self.candidates);
+        let conference = self.conferences.entry(target.conference.clone()).or_default();
+        for (key, kind, publisher) in conference.join(id) {
+            ep.subscribe(key, &publisher, kind);
+        }
+        tracing::info!(conference = %target.conference, endpoint = %target.endpoint, "endpoint created");
+        self.by_ufrag.insert(ep.ufrag.clone(), id);
+        self.by_ref.insert(target, id);
+        self.endpoints.insert(id, ep);
+        self.update_gauges();
+        id
+    }
+
+    /// Remove an endpoint; `reason` is Some when the bridge ends it on its own (the client is told).
+    fn remove_endpoint(&mut self, id: u64, reason: Option<&str>) {
+        let Some(mut ep) = self.endpoints.remove(&id) else { return };
+        self.by_ref.remove(&ep.target);
+        self.by_ufrag.remove(&ep.ufrag);
+        for addr in &ep.addrs {
+            self.by_addr.remove(addr);
+        }
+        ep.rtc.disconnect();
+        tracing::info!(conference = %ep.target.conference, endpoint = %ep.target.endpoint, reason = reason.unwrap_or("left"), "endpoint removed");
+        if let Some(reason) = reason {
+            self.metrics.endpoint_failures.with_label_values(&["expired"]).inc();
+            self.events.push_back(EndpointEvent::Expired { target: ep.target.clone(), reason: reason.to_owned() });
+        }
+        if let Some(conf) = self.conferences.get_mut(&ep.target.conference) {
+            for (key, consumers) in conf.leave(id) {
+                for c in consumers {
+                    if let Some(sub) = self.endpoints.get_mut(&c) {
+                        sub.unsubscribe(key);
+                        self.work.push(c);
+                    }
+                }
+            }
+            if conf.is_empty() {
+                self.conferences.remove(&ep.target.conference);
+            }
+        }
+        self.update_gauges();
+    }
+
+    fn update_gauges(&self) {
+        self.metrics.endpoints.set(self.endpoints.len() as i64);
+        self.metrics.conferences.set(self.conferences.len() as i64);
+    }
+
+    fn queue(&mut self, id: u64) {
+        if !self.work.contains(&id) {
+            self.work.push(id);
+        }
+    }
+
+    fn run_work(&mut self, now: Instant) {
+        while let Some(id) = self.work.pop() {
+            self.drive(id, now);
+        }
+    }
+
+    /// Negotiate if tracks changed, then poll the endpoint dry and act on its events.
+    fn drive(&mut self, id: u64, now: Instant) {
+        let Some(ep) = self.endpoints.get_mut(&id) else { return };
+        if let Some((sdp, tracks)) = ep.negotiate() {
+            self.metrics.renegotiations.inc();
+            self.events.push_back(EndpointEvent::Offer { target: ep.target.clone(), sdp, tracks });
+        }
+        loop {
+            match ep.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => self.transmits.push_back(t),
+                Ok(Output::Timeout(t)) => {
+                    if ep.scheduled.is_none_or(|s| t < s) {
+                        ep.scheduled = Some(t);
+                        self.timers.push(Reverse((t, id)));
+                    }
+                    break;
+                }
+                Ok(Output::Event(e)) => self.rtc_events.push(e),
+                Err(e) => {
+                    tracing::warn!(endpoint = %ep.target.endpoint, "endpoint failed: {e}");
+                    ep.rtc.disconnect();
+                    break;
+                }
+            }
+        }
+        let alive = ep.rtc.is_alive();
+        let events = std::mem::take(&mut self.rtc_events);
+        for e in &events {
+            self.on_rtc_event(id, now, e);
+        }
+        self.rtc_events = events;
+        self.rtc_events.clear();
+        if !alive {
+            self.remove_endpoint(id, Some("connection closed"));
+        }
+    }
+
+    fn on_rtc_event(&mut self, id: u64, now: Instant, event: &Event) {
+        match event {
+            Event::MediaData(data) => self.forward(id, now, data),
+            Event::MediaAdded(added) if added.direction.is_receiving() => {
+                let kind = match added.kind {
+                    str0m::media::MediaKind::Audio => MediaKind::Audio,
+                    str0m::media::MediaKind::Video => MediaKind::Video,
+                };
+                self.add_producer(TrackKey { endpoint: id, mid: added.mid }, kind);
+            }
+            Event::KeyframeRequest(req) => {
+                if let Some(source) = self.endpoints.get(&id).and_then(|ep| ep.source_of(req.mid)) {
+                    self.request_keyframe(source, now);
+                }
+            }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                if let Some(ep) = self.endpoints.get_mut(&id) {
+                    // ICE-lite cannot restart on its own; the client rejoins.
+                    ep.rtc.disconnect();
+                }
+            }
+            Event::Connected => {
+                if let Some(ep) = self.endpoints.get(&id) {
+                    tracing::info!(endpoint = %ep.target.endpoint, "media connected");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn add_producer(&mut self, key: TrackKey, kind: MediaKind) {
+        let Some(ep) = self.endpoints.get_mut(&key.endpoint) else { return };
+        ep.add_track_in(key.mid, kind);
+        let publisher = ep.target.endpoint.clone();
+        let Some(conf) = self.conferences.get_mut(&ep.target.conference) else { return };
+        for c in conf.add_producer(key, kind, &publisher) {
+            if let Some(sub) = self.endpoints.get_mut(c) {
+                sub.subscribe(key, &publisher, kind);
+                if !self.work.contains(c) {
+                    self.work.push(*c);
+                }
+            }
+        }
+    }
+
+    /// The fan-out: one publisher's frame to every consumer of that track.
+    fn forward(&mut self, id: u64, now: Instant, data: &MediaData) {
+        let key = TrackKey { endpoint: id, mid: data.mid };
+        let Some(ep) = self.endpoints.get_mut(&id) else { return };
+        let is_keyframe = data.is_keyframe();
+        if let Some(t) = ep.track_in(data.mid) {
+            if is_keyframe {
+                t.keyframes.keyframe_seen();
+            }
+        }
+        let Some(conf) = self.conferences.get(&ep.target.conference) else { return };
+        let mut want_keyframe = !data.contiguous;
+        let label = if data.params.spec().codec.is_audio() { "audio" } else { "video" };
+        for c in conf.consumers(&key) {
+            let Some(sub) = self.endpoints.get_mut(c) else { continue };
+            match sub.write(key, data) {
+                Ok(Written::Sent) => {
+                    self.metrics.frames_forwarded.with_label_values(&[label]).inc();
+                    if !self.work.contains(c) {
+                        self.work.push(*c);
+                    }
+                }
+                Ok(Written::AwaitingKeyframe) => want_keyframe = true,
+                Ok(Written::Skipped) => {}
+                Err(e) => tracing::debug!(endpoint = %sub.target.endpoint, "write failed: {e}"),
+            }
+        }
+        if want_keyframe {
+            self.request_keyframe(key, now);
+        }
+    }
+
+    /// Ask a publisher for a key frame on one track, throttled (see [`crate::rtcp::keyframe`]).
+    fn request_keyframe(&mut self, source: TrackKey, now: Instant) {
+        let interval = self.keyframe_interval;
+        let Some(ep) = self.endpoints.get_mut(&source.endpoint) else { return };
+        let Some(track) = ep.track_in(source.mid) else { return };
+        if track.kind != MediaKind::Video || !track.keyframes.should_request(now, interval) {
+            return;
+        }
+        if let Some(mut writer) = ep.rtc.writer(source.mid) {
+            if writer.request_keyframe(None, KeyframeRequestKind::Pli).is_ok() {
+                self.metrics.keyframe_requests.inc();
+            }
+        }
+        self.queue(source.endpoint);
+    }
+}

@@ -1,0 +1,2 @@
+//! `bridge`: the SFU alone, dialing a focus over the bridge link.
+fn main() {}

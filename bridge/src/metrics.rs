@@ -1,0 +1,106 @@
+//! The bridge's Prometheus metrics, registered in the registry the bridge is given.
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Why a datagram was dropped; the `reason` label of `bridge_packets_dropped_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// First byte matches no protocol multiplexed on the port (RFC 7983).
+    Malformed,
+    /// STUN that does not parse or carries no USERNAME.
+    BadStun,
+    /// STUN for an ICE ufrag the bridge never handed out.
+    UnknownUfrag,
+    /// Non-STUN traffic from an address no ICE check came from.
+    UnknownSource,
+    /// The endpoint's WebRTC stack refused the datagram.
+    Rejected,
+}
+
+impl DropReason {
+    pub const ALL: [DropReason; 5] = [
+        Self::Malformed,
+        Self::BadStun,
+        Self::UnknownUfrag,
+        Self::UnknownSource,
+        Self::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::BadStun => "bad_stun",
+            Self::UnknownUfrag => "unknown_ufrag",
+            Self::UnknownSource => "unknown_source",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct BridgeMetrics {
+    pub endpoints: IntGauge,
+    pub conferences: IntGauge,
+    pub packets_in: IntCounter,
+    pub bytes_in: IntCounter,
+    pub packets_out: IntCounter,
+    pub bytes_out: IntCounter,
+    pub dropped: IntCounterVec,
+    pub frames_forwarded: IntCounterVec,
+    pub keyframe_requests: IntCounter,
+    pub renegotiations: IntCounter,
+    pub endpoint_failures: IntCounterVec,
+}
+
+impl BridgeMetrics {
+    pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let m = Self {
+            endpoints: IntGauge::new("bridge_endpoints", "WebRTC endpoints on this bridge")?,
+            conferences: IntGauge::new("bridge_conferences", "Conferences on this bridge")?,
+            packets_in: IntCounter::new("bridge_packets_received_total", "UDP datagrams received")?,
+            bytes_in: IntCounter::new("bridge_bytes_received_total", "UDP payload bytes received")?,
+            packets_out: IntCounter::new("bridge_packets_sent_total", "UDP datagrams sent")?,
+            bytes_out: IntCounter::new("bridge_bytes_sent_total", "UDP payload bytes sent")?,
+            dropped: IntCounterVec::new(
+                Opts::new("bridge_packets_dropped_total", "UDP datagrams dropped, by reason"),
+                &["reason"],
+            )?,
+            frames_forwarded: IntCounterVec::new(
+                Opts::new("bridge_frames_forwarded_total", "Media frames written to subscribers"),
+                &["kind"],
+            )?,
+            keyframe_requests: IntCounter::new(
+                "bridge_keyframe_requests_total",
+                "Key-frame requests (PLI/FIR) sent to publishers",
+            )?,
+            renegotiations: IntCounter::new(
+                "bridge_renegotiations_total",
+                "SDP offers the bridge sent to endpoints",
+            )?,
+            endpoint_failures: IntCounterVec::new(
+                Opts::new("bridge_endpoint_failures_total", "Endpoint requests that failed or endpoints that died"),
+                &["reason"],
+            )?,
+        };
+        registry.register(Box::new(m.endpoints.clone()))?;
+        registry.register(Box::new(m.conferences.clone()))?;
+        registry.register(Box::new(m.packets_in.clone()))?;
+        registry.register(Box::new(m.bytes_in.clone()))?;
+        registry.register(Box::new(m.packets_out.clone()))?;
+        registry.register(Box::new(m.bytes_out.clone()))?;
+        registry.register(Box::new(m.dropped.clone()))?;
+        registry.register(Box::new(m.frames_forwarded.clone()))?;
+        registry.register(Box::new(m.keyframe_requests.clone()))?;
+        registry.register(Box::new(m.renegotiations.clone()))?;
+        registry.register(Box::new(m.endpoint_failures.clone()))?;
+        // Zero-initialise every drop reason so dashboards see the series before the first drop.
+        for r in DropReason::ALL {
+            m.dropped.with_label_values(&[r.as_str()]);
+        }
+        Ok(m)
+    }
+
+    pub fn drop(&self, reason: DropReason) {
+        self.dropped.with_label_values(&[reason.as_str()]).inc();
+    }
+}

@@ -1,0 +1,3 @@
+//! RTCP-driven behaviour the bridge adds on top of the WebRTC stack.
+
+pub mod keyframe;

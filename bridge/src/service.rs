@@ -1,0 +1,239 @@
+//! The bridge service: binds the media socket and HTTP listener, then runs the engine loop
+//! (the I/O edge around the sans-IO [`Engine`]).
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use prometheus::Registry;
+use str0m::net::Transmit;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use ponte_proto::link::{BridgeStats, BridgeToFocus, FocusToBridge, Registration, LINK_VERSION};
+
+use crate::config::BridgeConfig;
+use crate::engine::Engine;
+use crate::error::BridgeError;
+use crate::focus_link::LinkEnds;
+use crate::http::{self, HttpState};
+use crate::metrics::BridgeMetrics;
+use crate::socket::udp::MediaSocket;
+
+/// Datagram batches read per wake-up before timers and commands get a turn.
+const MAX_BATCHES_PER_WAKE: usize = 16;
+
+pub struct Bridge {
+    config: BridgeConfig,
+    socket: MediaSocket,
+    candidates: Vec<SocketAddr>,
+    http: TcpListener,
+    metrics: BridgeMetrics,
+    http_state: HttpState,
+}
+
+impl Bridge {
+    /// Bind the media socket and the HTTP listener. Port 0 picks free ports (tests).
+    pub async fn bind(config: BridgeConfig, registry: Registry) -> Result<Self, BridgeError> {
+        let media = SocketAddr::new(config.bind_ip, config.media_port);
+        let socket = MediaSocket::bind(media).map_err(|source| BridgeError::Bind { what: "media socket", addr: media, source })?;
+        let port = socket.local_addr().port();
+        let candidates = advertised_ips(&config).into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
+        let http = TcpListener::bind(config.http_listen)
+            .await
+            .map_err(|source| BridgeError::Bind { what: "HTTP listener", addr: config.http_listen, source })?;
+        let metrics = BridgeMetrics::new(&registry)?;
+        let http_state = HttpState {
+            registry,
+            ready: Arc::new(AtomicBool::new(false)),
+            stats: Arc::new(Mutex::new(BridgeStats::default())),
+        };
+        Ok(Self { config, socket, candidates, http, metrics, http_state })
+    }
+
+    /// The first advertised media address.
+    pub fn media_addr(&self) -> SocketAddr {
+        self.candidates[0]
+    }
+
+    pub fn candidates(&self) -> &[SocketAddr] {
+        &self.candidates
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn bridge_id(&self) -> &str {
+        &self.config.bridge_id
+    }
+
+    /// Serve until `shutdown` resolves, or until a draining bridge has no endpoint left.
+    pub async fn run(self, link: LinkEnds, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), BridgeError> {
+        let Bridge { config, mut socket, candidates, http, metrics, http_state } = self;
+        let (stop_http, mut http_stopped) = watch::channel(false);
+        let app = http::router(http_state.clone());
+        let http_task = tokio::spawn(async move {
+            let stop = async move {
+                let _ = http_stopped.wait_for(|v| *v).await;
+            };
+            axum::serve(http, app).with_graceful_shutdown(stop).await
+        });
+
+        let LinkEnds { to_focus, mut from_focus } = link;
+        let registration = Registration {
+            bridge_id: config.bridge_id.clone(),
+            region: config.region.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            link_version: LINK_VERSION,
+            media_addr: candidates[0].to_string(),
+            ingest_addrs: Vec::new(),
+            conferences: Vec::new(),
+        };
+        to_focus.send(BridgeToFocus::Register(registration)).await.map_err(|_| BridgeError::LinkClosed)?;
+        http_state.ready.store(true, Ordering::Relaxed);
+        tracing::info!(bridge = %config.bridge_id, media = ?candidates, "bridge running");
+
+        let mut engine = Engine::new(candidates, config.keyframe_request_interval, metrics.clone());
+        let mut load = LoadMeter::new(&metrics, config.max_endpoints);
+        let mut stats_tick = tokio::time::interval(config.stats_interval);
+        let mut draining = false;
+        let mut outbox: Vec<Transmit> = Vec::new();
+        tokio::pin!(shutdown);
+
+        let result = loop {
+            let wake = engine.next_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                _ = &mut shutdown => break Ok(()),
+                cmd = from_focus.recv() => match cmd {
+                    Some(FocusToBridge::Drain { draining: d }) => {
+                        tracing::info!(draining = d, "drain state changed");
+                        draining = d;
+                    }
+                    Some(cmd) => engine.handle_command(Instant::now(), cmd),
+                    None => break Err(BridgeError::LinkClosed),
+                },
+                r = socket.readable() => {
+                    r?;
+                    for _ in 0..MAX_BATCHES_PER_WAKE {
+                        let n = socket.try_recv_batch()?;
+                        if n == 0 {
+                            break;
+                        }
+                        let now = Instant::now();
+                        socket.received(n, |d| engine.handle_datagram(now, d.source, d.destination, d.data));
+                    }
+                }
+                _ = tokio::time::sleep_until(wake.into()) => engine.handle_timeout(Instant::now()),
+                _ = stats_tick.tick() => {
+                    let stats = load.sample(&engine, draining);
+                    *http_state.stats.lock().expect("stats lock is never held across a panic") = stats.clone();
+                    if to_focus.try_send(BridgeToFocus::Stats(stats)).is_err() {
+                        tracing::debug!("stats report skipped: focus link busy");
+                    }
+                }
+            }
+            send_all(&mut engine, &mut socket, &mut outbox, &metrics).await;
+            while let Some(event) = engine.poll_event() {
+                if to_focus.send(BridgeToFocus::Endpoint(event)).await.is_err() {
+                    tracing::warn!("focus link closed; endpoint event lost");
+                }
+            }
+            if draining && engine.endpoint_count() == 0 {
+                tracing::info!("drained: no endpoint left, exiting");
+                break Ok(());
+            }
+        };
+        http_state.ready.store(false, Ordering::Relaxed);
+        let _ = stop_http.send(true);
+        let _ = http_task.await;
+        result
+    }
+}
+
+/// Send everything the engine queued, one GSO run per destination where possible.
+async fn send_all(engine: &mut Engine, socket: &mut MediaSocket, outbox: &mut Vec<Transmit>, metrics: &BridgeMetrics) {
+    outbox.clear();
+    while let Some(t) = engine.poll_transmit() {
+        outbox.push(t);
+    }
+    let mut start = 0;
+    while start < outbox.len() {
+        let dest = outbox[start].destination;
+        let end = outbox[start..].iter().position(|t| t.destination != dest).map_or(outbox.len(), |p| start + p);
+        let run: Vec<&[u8]> = outbox[start..end].iter().map(|t| &*t.contents).collect();
+        match socket.send_run(dest, &run).await {
+            Ok(()) => {
+                metrics.packets_out.inc_by(run.len() as u64);
+                metrics.bytes_out.inc_by(run.iter().map(|d| d.len() as u64).sum());
+            }
+            // A receiver gone away (ICMP unreachable) must not stop the others.
+            Err(e) => tracing::debug!(%dest, "send failed: {e}"),
+        }
+        start = end;
+    }
+}
+
+/// Turns counters into the rates and stress figure the focus places by.
+struct LoadMeter {
+    metrics: BridgeMetrics,
+    max_endpoints: u32,
+    last: Instant,
+    last_counts: [u64; 4],
+}
+
+impl LoadMeter {
+    fn new(metrics: &BridgeMetrics, max_endpoints: u32) -> Self {
+        Self { metrics: metrics.clone(), max_endpoints, last: Instant::now(), last_counts: [0; 4] }
+    }
+
+    fn sample(&mut self, engine: &Engine, draining: bool) -> BridgeStats {
+        let now = Instant::now();
+        let secs = now.duration_since(self.last).as_secs_f64().max(0.001);
+        let m = &self.metrics;
+        let counts = [m.bytes_in.get(), m.bytes_out.get(), m.packets_in.get(), m.packets_out.get()];
+        let rate = |i: usize| ((counts[i] - self.last_counts[i]) as f64 / secs) as u64;
+        let endpoints = engine.endpoint_count() as u32;
+        let stats = BridgeStats {
+            stress: (endpoints as f64 / self.max_endpoints as f64).min(1.0),
+            endpoints,
+            conferences: engine.conference_names().count() as u32,
+            bitrate_in_bps: rate(0) * 8,
+            bitrate_out_bps: rate(1) * 8,
+            packet_rate_in: rate(2),
+            packet_rate_out: rate(3),
+            draining,
+        };
+        self.last = now;
+        self.last_counts = counts;
+        stats
+    }
+}
+
+/// Addresses for ICE candidates: the configured public ones, else the bind address if it is
+/// specific, else every interface address (non-loopback first, so browsers on other machines
+/// try a reachable one first).
+fn advertised_ips(config: &BridgeConfig) -> Vec<IpAddr> {
+    if !config.public_ip.is_empty() {
+        return config.public_ip.clone();
+    }
+    if !config.bind_ip.is_unspecified() {
+        return vec![config.bind_ip];
+    }
+    let want_v4 = config.bind_ip.is_ipv4();
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| i.ip())
+        .filter(|ip| ip.is_ipv4() == want_v4)
+        .filter(|ip| !matches!(ip, IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80))
+        .collect();
+    ips.sort_by_key(|ip| ip.is_loopback());
+    ips.dedup();
+    if ips.is_empty() {
+        ips.push(if want_v4 { IpAddr::from([127, 0, 0, 1]) } else { IpAddr::from(std::net::Ipv6Addr::LOCALHOST) });
+    }
+    ips
+}
