@@ -11,12 +11,22 @@ pub enum Kind {
     Unknown,
 }
 
-/// RFC 7983 §7: 0–3 STUN, 20–63 DTLS, 128–191 RTP/RTCP.
+/// Shortest SRTP/SRTCP datagram: a 12-byte header (8 + 4-byte index for SRTCP) and the
+/// 10-byte HMAC-SHA1-80 tag, the smallest tag WebRTC negotiates.
+const MIN_SRTP_LEN: usize = 22;
+/// A DTLS record header.
+const MIN_DTLS_LEN: usize = 13;
+/// A STUN header.
+const MIN_STUN_LEN: usize = 20;
+
+/// RFC 7983 §7: 0–3 STUN, 20–63 DTLS, 128–191 RTP/RTCP. Datagrams too short to be what their
+/// first byte says are [`Kind::Unknown`], so they are counted as malformed before any parsing.
 pub fn classify(datagram: &[u8]) -> Kind {
+    let len = datagram.len();
     match datagram.first() {
-        Some(0..=3) => Kind::Stun,
-        Some(20..=63) => Kind::Dtls,
-        Some(128..=191) => Kind::Rtp,
+        Some(0..=3) if len >= MIN_STUN_LEN => Kind::Stun,
+        Some(20..=63) if len >= MIN_DTLS_LEN => Kind::Dtls,
+        Some(128..=191) if len >= MIN_SRTP_LEN => Kind::Rtp,
         _ => Kind::Unknown,
     }
 }
@@ -76,9 +86,11 @@ mod tests {
 
     #[test]
     fn classifies_by_first_byte() {
-        assert_eq!(classify(&[0x00, 1]), Kind::Stun);
-        assert_eq!(classify(&[22]), Kind::Dtls);
-        assert_eq!(classify(&[0x80]), Kind::Rtp);
+        assert_eq!(classify(&[0x00; 20]), Kind::Stun);
+        assert_eq!(classify(&[22; 13]), Kind::Dtls);
+        assert_eq!(classify(&[0x80; 22]), Kind::Rtp);
+        assert_eq!(classify(&[0x80; 21]), Kind::Unknown, "too short for SRTP");
+        assert_eq!(classify(&[22; 5]), Kind::Unknown, "too short for DTLS");
         assert_eq!(classify(&[0xff]), Kind::Unknown);
         assert_eq!(classify(&[]), Kind::Unknown);
     }

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs Ponte's whole test suite on a fresh Debian machine: installs what the tests need
+# (system packages only when missing), then runs every test of the workspace.
+# Usage: scripts/test.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Packages the cross-service tests drive: real Chromium (browser tests), real ffmpeg (ingest).
+need=()
+for pkg in chromium chromium-driver ffmpeg; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "==> installing ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+echo "==> cargo test --workspace"
+exec cargo test --workspace "$@"
