@@ -204,7 +204,8 @@ impl ClientMessage {
             Some(serde_json::Value::String(_)) => {}
             Some(_) => return Err(SignalError::field(ErrorCode::InvalidField, "type", "`type` must be a string")),
         }
-        serde_json::from_value(value).map_err(|e| classify_serde_error(&e.to_string()))
+        let obj = obj.clone();
+        serde_json::from_value(value).map_err(|e| classify_serde_error(&e.to_string(), &obj))
     }
 
     /// Check values: names, versions and sizes.
@@ -264,20 +265,40 @@ fn validate_sdp(sdp: &str) -> Result<(), SignalError> {
 
 /// Turn serde's message into an error that names the field. serde_json phrases them as
 /// "missing field `room`", "unknown field `x`, expected ...", "unknown variant `x`, ..." and
-/// "invalid type: ..., expected ..." — the last one carries no field name, so we say which
-/// message it was in.
-fn classify_serde_error(msg: &str) -> SignalError {
+/// "invalid type: ..., expected ..." — the last one (and an unknown variant of a field such as
+/// `kind`) carries no field name, so [`locate_field`] finds it.
+fn classify_serde_error(msg: &str, obj: &serde_json::Map<String, serde_json::Value>) -> SignalError {
     let msg = msg.split(" at line ").next().unwrap_or(msg).to_owned();
     let quoted = msg.split('`').nth(1).map(str::to_owned);
+    let type_value = obj.get("type").and_then(|v| v.as_str());
     if msg.starts_with("missing field") {
         SignalError { code: ErrorCode::MissingField, field: quoted, message: msg }
-    } else if msg.starts_with("unknown variant") {
+    } else if msg.starts_with("unknown variant") && quoted.as_deref() == type_value {
         SignalError { code: ErrorCode::UnknownType, field: Some("type".into()), message: format!("unknown message type: {msg}") }
     } else if msg.starts_with("unknown field") {
         SignalError { code: ErrorCode::InvalidField, field: quoted, message: msg }
     } else {
-        SignalError { code: ErrorCode::InvalidField, field: None, message: msg }
+        let field = locate_field(obj, &msg);
+        let message = match &field {
+            Some(f) => format!("`{f}`: {msg}"),
+            None => msg,
+        };
+        SignalError { code: ErrorCode::InvalidField, field, message }
     }
+}
+
+/// Which field made serde fail with `msg`: the first one whose removal changes the outcome.
+/// Only runs on the error path, on a message already within the size limit.
+fn locate_field(obj: &serde_json::Map<String, serde_json::Value>, msg: &str) -> Option<String> {
+    obj.keys().filter(|k| *k != "type").find_map(|key| {
+        let mut probe = obj.clone();
+        probe.remove(key);
+        match serde_json::from_value::<ClientMessage>(serde_json::Value::Object(probe)) {
+            Ok(_) => Some(key.clone()),
+            Err(e) if !e.to_string().starts_with(msg) => Some(key.clone()),
+            Err(_) => None,
+        }
+    })
 }
 
 #[cfg(test)]
@@ -317,7 +338,13 @@ mod tests {
         let e = parse(r#"{"type":"chat","text":"hi","extra":1}"#).unwrap_err();
         assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidField, Some("extra")));
         let e = parse(r#"{"type":"mute","kind":"audio","muted":"yes"}"#).unwrap_err();
-        assert_eq!(e.code, ErrorCode::InvalidField);
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidField, Some("muted")));
+        let e = parse(r#"{"type":"mute","kind":"smell","muted":true}"#).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidField, Some("kind")));
+        let e = parse(r#"{"type":"ping","id":-1}"#).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidField, Some("id")));
+        let e = parse(r#"{"type":"join","room":5,"display_name":"Ann"}"#).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), (ErrorCode::InvalidField, Some("room")));
         let e = parse("[1,2]").unwrap_err();
         assert_eq!(e.code, ErrorCode::BadMessage);
         let e = parse("{nope").unwrap_err();
