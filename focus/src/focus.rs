@@ -1,0 +1,320 @@
+//! [`Focus`]: the shared handle that signaling calls, link sessions feed, and the HTTP edge
+//! reads. The state lives in a [`Registry`] behind one mutex that is never held across an
+//! `.await`; messages to a bridge go out on its link's channel after the lock is released.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use ponte_proto::link::{BridgeStats, BridgeToFocus, EndpointEvent, FocusToBridge, Registration};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::FocusConfig;
+use crate::error::FocusError;
+use crate::link;
+use crate::metrics::FocusMetrics;
+use crate::registry::{LinkId, PlaceError, Registry};
+
+/// Endpoint events waiting for signaling. Link sessions wait when it is full, so nothing is
+/// lost; a bridge then feels back-pressure on its link.
+pub const EVENT_QUEUE: usize = 4096;
+
+/// The sending half of one bridge's link.
+pub(crate) type LinkTx = mpsc::Sender<FocusToBridge>;
+
+/// The focus: bridge registry, conference placement and request routing.
+///
+/// Cheap to clone; every clone is the same focus.
+#[derive(Clone)]
+pub struct Focus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: FocusConfig,
+    state: Mutex<Registry<LinkTx>>,
+    events: mpsc::Sender<EndpointEvent>,
+    metrics: FocusMetrics,
+    prometheus: prometheus::Registry,
+    ready: AtomicBool,
+    /// Flipped to true on shutdown; every link session watches it.
+    stop: watch::Sender<bool>,
+}
+
+/// One bridge as the operator API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BridgeInfo {
+    pub id: String,
+    pub region: Option<String>,
+    pub version: String,
+    pub media_addr: String,
+    pub ingest_addrs: Vec<String>,
+    pub stats: BridgeStats,
+    /// Draining, by operator request or by the bridge's own report.
+    pub draining: bool,
+    pub healthy: bool,
+    pub last_seen_ms_ago: u64,
+    pub conferences: Vec<String>,
+}
+
+/// A registered link: what a session needs to talk about its bridge.
+pub(crate) struct Session {
+    pub bridge_id: String,
+    pub link_id: LinkId,
+}
+
+impl Focus {
+    /// A focus with no bridges, and the receiver of every endpoint event from every bridge
+    /// (in per-bridge order). Metrics are registered in `registry`.
+    pub fn new(config: FocusConfig, registry: prometheus::Registry) -> (Focus, mpsc::Receiver<EndpointEvent>) {
+        let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let inner = Inner {
+            state: Mutex::new(Registry::new(config.heartbeat_timeout)),
+            config,
+            events,
+            metrics: FocusMetrics::new(&registry),
+            prometheus: registry,
+            ready: AtomicBool::new(false),
+            stop: watch::channel(false).0,
+        };
+        (Focus { inner: Arc::new(inner) }, events_rx)
+    }
+
+    /// Send a request to the bridge of its conference.
+    ///
+    /// An `Offer` for a conference without a bridge places it first (least-stressed healthy,
+    /// non-draining bridge, preferring `prefer_region`). `ExpireConference` also forgets the
+    /// placement.
+    pub async fn send(&self, cmd: FocusToBridge) -> Result<(), FocusError> {
+        let (bridge, link) = match &cmd {
+            FocusToBridge::Offer { target, .. } => {
+                let region = self.inner.config.prefer_region.as_deref();
+                self.place_inner(&target.conference, region)?
+            }
+            FocusToBridge::Answer { target, .. } | FocusToBridge::ExpireEndpoint { target } => {
+                self.route(&target.conference)?
+            }
+            FocusToBridge::ExpireConference { conference } => {
+                let route = self.route(conference)?;
+                let mut state = self.state();
+                state.forget_conference(conference);
+                self.inner.metrics.conferences.set(state.conferences().len() as i64);
+                route
+            }
+            FocusToBridge::Registered { .. } => return Err(FocusError::NotARequest("registered")),
+            FocusToBridge::Drain { .. } => return Err(FocusError::NotARequest("drain")),
+        };
+        link.send(cmd).await.map_err(|_| FocusError::LinkClosed(bridge))
+    }
+
+    /// Place `conference` (if it has no bridge yet) and return its bridge id. `region` is a
+    /// hint: a bridge in that region wins whenever one can take the conference.
+    pub fn place(&self, conference: &str, region: Option<&str>) -> Result<String, FocusError> {
+        self.place_inner(conference, region).map(|(id, _)| id)
+    }
+
+    /// The bridge hosting `conference`, if any.
+    pub fn bridge_of(&self, conference: &str) -> Option<String> {
+        self.state().route(conference).map(|(id, _)| id)
+    }
+
+    /// An in-process link for a bridge in this process. The bridge sends `Register` first,
+    /// exactly as over the WebSocket.
+    pub fn connect_local(&self) -> (mpsc::Sender<BridgeToFocus>, mpsc::Receiver<FocusToBridge>) {
+        link::local::connect(self.clone())
+    }
+
+    /// The HTTP edge: `/v1/bridge-link` (WebSocket, bridges dial in), the operator API
+    /// `/v1/bridges`, `/v1/conferences`, `/v1/bridges/{id}/drain`, and `/health`, `/ready`,
+    /// `/metrics`. Serve it with `into_make_service_with_connect_info::<SocketAddr>()` to get
+    /// peer addresses in link logs.
+    pub fn router(&self) -> axum::Router {
+        crate::http::router(self.clone())
+    }
+
+    /// Mark the focus ready (`/ready` answers 200). [`crate::FocusService::bind`] does this
+    /// once its listener is bound; a composer that serves [`Focus::router`] itself calls it.
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Relaxed)
+    }
+
+    /// Ask a bridge to stop taking conferences (or to take them again); placement skips a
+    /// draining bridge at once.
+    pub async fn drain(&self, bridge_id: &str, draining: bool) -> Result<(), FocusError> {
+        let link = self
+            .state()
+            .set_draining(bridge_id, draining)
+            .ok_or_else(|| FocusError::UnknownBridge(bridge_id.to_string()))?;
+        tracing::info!(bridge = bridge_id, draining, "drain requested");
+        link.send(FocusToBridge::Drain { draining })
+            .await
+            .map_err(|_| FocusError::LinkClosed(bridge_id.to_string()))
+    }
+
+    /// Every registered bridge, ordered by id.
+    pub fn bridges(&self) -> Vec<BridgeInfo> {
+        let now = now();
+        let state = self.state();
+        state
+            .bridges()
+            .map(|b| BridgeInfo {
+                id: b.registration.bridge_id.clone(),
+                region: b.registration.region.clone(),
+                version: b.registration.version.clone(),
+                media_addr: b.registration.media_addr.clone(),
+                ingest_addrs: b.registration.ingest_addrs.clone(),
+                stats: b.stats.clone(),
+                draining: b.draining(),
+                healthy: state.is_healthy(b, now),
+                last_seen_ms_ago: now.saturating_duration_since(b.last_seen).as_millis() as u64,
+                conferences: b.conferences.iter().cloned().collect(),
+            })
+            .collect()
+    }
+
+    /// conference → bridge id.
+    pub fn conferences(&self) -> BTreeMap<String, String> {
+        self.state().conferences().clone()
+    }
+
+    pub fn config(&self) -> &FocusConfig {
+        &self.inner.config
+    }
+
+    pub fn prometheus(&self) -> &prometheus::Registry {
+        &self.inner.prometheus
+    }
+
+    /// End every link session (bridges see their link close and will redial).
+    pub fn close_links(&self) {
+        self.inner.stop.send_replace(true);
+    }
+
+    fn place_inner(&self, conference: &str, region: Option<&str>) -> Result<(String, LinkTx), FocusError> {
+        let mut state = self.state();
+        let (id, link, placed) = state.place(conference, region, now()).map_err(|e| match e {
+            PlaceError::NoBridge => FocusError::NoBridge,
+        })?;
+        if placed {
+            self.inner.metrics.placements.inc();
+            self.inner.metrics.conferences.set(state.conferences().len() as i64);
+            tracing::info!(conference, bridge = %id, "conference placed");
+        }
+        Ok((id, link))
+    }
+
+    fn route(&self, conference: &str) -> Result<(String, LinkTx), FocusError> {
+        self.state()
+            .route(conference)
+            .ok_or_else(|| FocusError::UnknownConference(conference.to_string()))
+    }
+
+    fn state(&self) -> MutexGuard<'_, Registry<LinkTx>> {
+        // A panic while holding the lock is a bug elsewhere; the registry itself stays
+        // consistent between calls, so keep serving rather than poisoning every caller.
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What link sessions need from the focus.
+impl Focus {
+    pub(crate) fn metrics(&self) -> &FocusMetrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.inner.stop.subscribe()
+    }
+
+    /// Enter a bridge and queue `Registered` as the first message on its link, under the
+    /// lock, so that no request can overtake it.
+    pub(crate) fn register(&self, registration: Registration, link: LinkTx, peer: &str) -> Option<Session> {
+        let bridge_id = registration.bridge_id.clone();
+        let mut state = self.state();
+        let link_id = state.new_link_id();
+        let outcome = match state.register(link_id, link.clone(), registration.clone(), now()) {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                tracing::warn!(peer, bridge = %bridge_id, error = %e, "bridge registration refused");
+                self.inner.metrics.link_failure("bad_register");
+                return None;
+            }
+        };
+        let registered = FocusToBridge::Registered { focus_version: env!("CARGO_PKG_VERSION").into() };
+        // The channel is new and empty, so only a closed link makes this fail.
+        if link.try_send(registered).is_err() {
+            state.remove(&bridge_id, link_id);
+            return None;
+        }
+        self.inner.metrics.bridges.set(state.bridges().count() as i64);
+        self.inner.metrics.conferences.set(state.conferences().len() as i64);
+        tracing::info!(
+            peer,
+            bridge = %bridge_id,
+            region = registration.region.as_deref().unwrap_or("-"),
+            version = %registration.version,
+            media_addr = %registration.media_addr,
+            replaced = outcome.replaced,
+            adopted = outcome.adopted.len(),
+            "bridge registered"
+        );
+        for conference in &outcome.conflicts {
+            tracing::warn!(bridge = %bridge_id, conference, "bridge reports a conference placed elsewhere");
+        }
+        Some(Session { bridge_id, link_id })
+    }
+
+    /// Record a stats report; false when the session has been superseded.
+    pub(crate) fn record_stats(&self, session: &Session, stats: BridgeStats) -> bool {
+        self.state().record_stats(&session.bridge_id, session.link_id, stats, now())
+    }
+
+    /// Note that the bridge spoke; false when the session has been superseded.
+    pub(crate) fn touch(&self, session: &Session) -> bool {
+        self.state().touch(&session.bridge_id, session.link_id, now())
+    }
+
+    /// Hand an endpoint event to signaling, waiting for room in the queue.
+    pub(crate) async fn forward_event(&self, event: EndpointEvent) {
+        let kind = match &event {
+            EndpointEvent::Answer { .. } => "answer",
+            EndpointEvent::Offer { .. } => "offer",
+            EndpointEvent::Failed { .. } => "failed",
+            EndpointEvent::Expired { .. } => "expired",
+        };
+        self.inner.metrics.endpoint_events.with_label_values(&[kind]).inc();
+        if self.inner.events.send(event).await.is_err() {
+            self.inner.metrics.dropped("no_event_consumer");
+        }
+    }
+
+    /// The session ended: drop the bridge and its placements.
+    pub(crate) fn unregister(&self, session: &Session, reason: &str) {
+        let mut state = self.state();
+        let Some(orphaned) = state.remove(&session.bridge_id, session.link_id) else {
+            tracing::info!(bridge = %session.bridge_id, reason, "superseded bridge link ended");
+            return;
+        };
+        self.inner.metrics.bridges.set(state.bridges().count() as i64);
+        self.inner.metrics.conferences.set(state.conferences().len() as i64);
+        self.inner.metrics.orphaned_conferences.inc_by(orphaned.len() as u64);
+        // Re-placing these conferences and renegotiating their participants is future work.
+        tracing::warn!(
+            bridge = %session.bridge_id,
+            reason,
+            orphaned = ?orphaned,
+            "bridge removed; its conferences are forgotten"
+        );
+    }
+}
+
+/// The focus's clock. Tokio's, so that tests with paused time see one consistent clock.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}

@@ -1,0 +1,349 @@
+//! The focus's state: which bridges are connected, what they last reported, and which
+//! conference lives on which bridge. Sans-IO: time is passed in, and a bridge's link is an
+//! opaque handle `L` (the focus uses the sender half of the link; tests use `()`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use ponte_proto::link::{BridgeStats, Registration, LINK_VERSION};
+
+use crate::placement::{self, Candidate};
+
+/// Identifies one link session, so that a stale link cannot touch the entry of a bridge
+/// that has since re-registered over a new link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LinkId(pub u64);
+
+/// One registered bridge.
+#[derive(Debug, Clone)]
+pub struct BridgeEntry<L> {
+    pub link_id: LinkId,
+    pub link: L,
+    pub registration: Registration,
+    /// Zeroed until the first stats report.
+    pub stats: BridgeStats,
+    pub last_seen: Instant,
+    /// Set by an operator; placement also skips bridges that report `draining` themselves.
+    pub drain_requested: bool,
+    pub conferences: BTreeSet<String>,
+}
+
+impl<L> BridgeEntry<L> {
+    pub fn draining(&self) -> bool {
+        self.drain_requested || self.stats.draining
+    }
+}
+
+/// Why a registration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    #[error("bridge id must be 1 to 64 characters from A-Z a-z 0-9 - _ . :")]
+    BadBridgeId,
+    #[error("link version {got} is not supported (this focus speaks {LINK_VERSION})")]
+    LinkVersion { got: u32 },
+}
+
+/// What a registration changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registered {
+    /// The bridge was already registered over another link, which is now superseded.
+    pub replaced: bool,
+    /// Conferences the bridge reported hosting that had no bridge: now placed on it.
+    pub adopted: Vec<String>,
+    /// Conferences the bridge reported hosting that live on another bridge.
+    pub conflicts: Vec<String>,
+}
+
+/// Why a conference could not be placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PlaceError {
+    #[error("no healthy, non-draining bridge is registered")]
+    NoBridge,
+}
+
+#[derive(Debug)]
+pub struct Registry<L> {
+    bridges: BTreeMap<String, BridgeEntry<L>>,
+    /// conference → bridge id
+    conferences: BTreeMap<String, String>,
+    next_link: u64,
+    heartbeat_timeout: Duration,
+}
+
+impl<L: Clone> Registry<L> {
+    pub fn new(heartbeat_timeout: Duration) -> Self {
+        Self {
+            bridges: BTreeMap::new(),
+            conferences: BTreeMap::new(),
+            next_link: 0,
+            heartbeat_timeout,
+        }
+    }
+
+    /// A fresh id for a link that has not registered yet.
+    pub fn new_link_id(&mut self) -> LinkId {
+        self.next_link += 1;
+        LinkId(self.next_link)
+    }
+
+    /// Enter (or replace) a bridge. A bridge that comes back after a focus restart or a
+    /// reconnect lists the conferences it still hosts; unplaced ones are placed on it again.
+    pub fn register(
+        &mut self,
+        link_id: LinkId,
+        link: L,
+        registration: Registration,
+        now: Instant,
+    ) -> Result<Registered, RegisterError> {
+        if registration.link_version != LINK_VERSION {
+            return Err(RegisterError::LinkVersion { got: registration.link_version });
+        }
+        if !valid_bridge_id(&registration.bridge_id) {
+            return Err(RegisterError::BadBridgeId);
+        }
+        let id = registration.bridge_id.clone();
+        let previous = self.bridges.remove(&id);
+        let mut outcome = Registered { replaced: previous.is_some(), ..Default::default() };
+        let mut entry = BridgeEntry {
+            link_id,
+            link,
+            registration,
+            stats: BridgeStats::default(),
+            last_seen: now,
+            drain_requested: previous.as_ref().is_some_and(|p| p.drain_requested),
+            conferences: previous.map(|p| p.conferences).unwrap_or_default(),
+        };
+        for conference in entry.registration.conferences.clone() {
+            match self.conferences.get(&conference) {
+                Some(owner) if *owner == id => {}
+                Some(_) => outcome.conflicts.push(conference),
+                None => {
+                    self.conferences.insert(conference.clone(), id.clone());
+                    entry.conferences.insert(conference.clone());
+                    outcome.adopted.push(conference);
+                }
+            }
+        }
+        self.bridges.insert(id, entry);
+        Ok(outcome)
+    }
+
+    /// The entry of `bridge_id` if `link_id` is still its current link.
+    pub fn current_mut(&mut self, bridge_id: &str, link_id: LinkId) -> Option<&mut BridgeEntry<L>> {
+        self.bridges.get_mut(bridge_id).filter(|b| b.link_id == link_id)
+    }
+
+    /// A message arrived on the link. False if the link has been superseded.
+    pub fn touch(&mut self, bridge_id: &str, link_id: LinkId, now: Instant) -> bool {
+        self.current_mut(bridge_id, link_id).map(|b| b.last_seen = now).is_some()
+    }
+
+    /// Record a stats report. False if the link has been superseded.
+    pub fn record_stats(&mut self, bridge_id: &str, link_id: LinkId, stats: BridgeStats, now: Instant) -> bool {
+        self.current_mut(bridge_id, link_id)
+            .map(|b| {
+                b.stats = stats;
+                b.last_seen = now;
+            })
+            .is_some()
+    }
+
+    /// Drop a bridge whose link ended; returns the conferences it hosted, now unplaced.
+    /// Does nothing (and returns None) when `link_id` is not the bridge's current link.
+    pub fn remove(&mut self, bridge_id: &str, link_id: LinkId) -> Option<Vec<String>> {
+        self.current_mut(bridge_id, link_id)?;
+        let entry = self.bridges.remove(bridge_id)?;
+        for conference in &entry.conferences {
+            self.conferences.remove(conference);
+        }
+        Some(entry.conferences.into_iter().collect())
+    }
+
+    /// The bridge hosting `conference`, placing it first when it has none.
+    /// Returns the bridge id, its link handle and whether this call placed it.
+    pub fn place(
+        &mut self,
+        conference: &str,
+        region: Option<&str>,
+        now: Instant,
+    ) -> Result<(String, L, bool), PlaceError> {
+        if let Some((id, link)) = self.route(conference) {
+            return Ok((id, link, false));
+        }
+        let candidates = self.candidates(now);
+        let id = placement::pick(&candidates, region).ok_or(PlaceError::NoBridge)?.to_string();
+        let entry = self.bridges.get_mut(&id).ok_or(PlaceError::NoBridge)?;
+        entry.conferences.insert(conference.to_string());
+        self.conferences.insert(conference.to_string(), id.clone());
+        Ok((id, entry.link.clone(), true))
+    }
+
+    /// The bridge hosting `conference`, if it is placed.
+    pub fn route(&self, conference: &str) -> Option<(String, L)> {
+        let id = self.conferences.get(conference)?;
+        let entry = self.bridges.get(id)?;
+        Some((id.clone(), entry.link.clone()))
+    }
+
+    /// The conference ended; true if it was placed.
+    pub fn forget_conference(&mut self, conference: &str) -> bool {
+        let Some(id) = self.conferences.remove(conference) else { return false };
+        if let Some(entry) = self.bridges.get_mut(&id) {
+            entry.conferences.remove(conference);
+        }
+        true
+    }
+
+    /// Set or clear an operator drain; returns the bridge's link handle.
+    pub fn set_draining(&mut self, bridge_id: &str, draining: bool) -> Option<L> {
+        let entry = self.bridges.get_mut(bridge_id)?;
+        entry.drain_requested = draining;
+        Some(entry.link.clone())
+    }
+
+    /// Bridges that have been silent longer than the heartbeat timeout.
+    pub fn silent_since(&self, now: Instant) -> impl Iterator<Item = (&str, LinkId)> {
+        self.bridges
+            .iter()
+            .filter(move |(_, b)| !self.is_healthy(b, now))
+            .map(|(id, b)| (id.as_str(), b.link_id))
+    }
+
+    pub fn bridges(&self) -> impl Iterator<Item = &BridgeEntry<L>> {
+        self.bridges.values()
+    }
+
+    pub fn bridge(&self, bridge_id: &str) -> Option<&BridgeEntry<L>> {
+        self.bridges.get(bridge_id)
+    }
+
+    /// conference → bridge id, ordered by conference.
+    pub fn conferences(&self) -> &BTreeMap<String, String> {
+        &self.conferences
+    }
+
+    pub fn is_healthy(&self, bridge: &BridgeEntry<L>, now: Instant) -> bool {
+        now.saturating_duration_since(bridge.last_seen) <= self.heartbeat_timeout
+    }
+
+    fn candidates(&self, now: Instant) -> Vec<Candidate<'_>> {
+        self.bridges
+            .iter()
+            .map(|(id, b)| Candidate {
+                id,
+                region: b.registration.region.as_deref(),
+                stress: b.stats.stress,
+                conferences: b.conferences.len(),
+                healthy: self.is_healthy(b, now),
+                draining: b.draining(),
+            })
+            .collect()
+    }
+}
+
+/// Bridge ids appear in URLs (`/v1/bridges/{id}/drain`), logs and JSON: keep them plain.
+fn valid_bridge_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TIMEOUT: Duration = Duration::from_secs(10);
+
+    fn registration(id: &str) -> Registration {
+        Registration {
+            bridge_id: id.into(),
+            region: None,
+            version: "test".into(),
+            link_version: LINK_VERSION,
+            media_addr: "127.0.0.1:10000".into(),
+            ingest_addrs: vec![],
+            conferences: vec![],
+        }
+    }
+
+    fn stress(s: f64) -> BridgeStats {
+        BridgeStats { stress: s, ..Default::default() }
+    }
+
+    #[test]
+    fn places_on_least_stressed_and_remembers() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT);
+        let (a, b) = (r.new_link_id(), r.new_link_id());
+        r.register(a, (), registration("a"), now).unwrap();
+        r.register(b, (), registration("b"), now).unwrap();
+        r.record_stats("a", a, stress(0.5), now);
+        r.record_stats("b", b, stress(0.2), now);
+        assert_eq!(r.place("room", None, now).unwrap().0, "b");
+        assert!(!r.place("room", None, now).unwrap().2, "second call routes, does not place");
+        r.record_stats("b", b, stress(0.9), now);
+        assert_eq!(r.place("room", None, now).unwrap().0, "b", "placement sticks");
+        assert_eq!(r.place("other", None, now).unwrap().0, "a");
+    }
+
+    #[test]
+    fn silent_and_draining_bridges_get_nothing() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT);
+        let a = r.new_link_id();
+        r.register(a, (), registration("a"), now).unwrap();
+        let later = now + TIMEOUT + Duration::from_millis(1);
+        assert_eq!(r.place("room", None, later), Err(PlaceError::NoBridge));
+        assert_eq!(r.silent_since(later).collect::<Vec<_>>(), vec![("a", a)]);
+        r.touch("a", a, later);
+        assert!(r.silent_since(later).next().is_none());
+        r.set_draining("a", true).unwrap();
+        assert_eq!(r.place("room", None, later), Err(PlaceError::NoBridge));
+    }
+
+    #[test]
+    fn removal_forgets_placements_and_ignores_stale_links() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT);
+        let (old, new) = (r.new_link_id(), r.new_link_id());
+        r.register(old, (), registration("a"), now).unwrap();
+        r.place("room", None, now).unwrap();
+        let again = r.register(new, (), registration("a"), now).unwrap();
+        assert!(again.replaced);
+        assert_eq!(r.route("room").unwrap().0, "a", "placements survive a re-registration");
+        assert!(!r.record_stats("a", old, stress(0.1), now), "stale link is ignored");
+        assert_eq!(r.remove("a", old), None, "stale link cannot remove the bridge");
+        assert_eq!(r.remove("a", new), Some(vec!["room".to_string()]));
+        assert!(r.route("room").is_none());
+        assert!(r.conferences().is_empty());
+    }
+
+    #[test]
+    fn reported_conferences_are_adopted() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT);
+        let (a, b) = (r.new_link_id(), r.new_link_id());
+        r.register(a, (), registration("a"), now).unwrap();
+        r.place("taken", None, now).unwrap();
+        let mut reg = registration("b");
+        reg.conferences = vec!["taken".into(), "mine".into()];
+        let out = r.register(b, (), reg, now).unwrap();
+        assert_eq!(out.adopted, vec!["mine".to_string()]);
+        assert_eq!(out.conflicts, vec!["taken".to_string()]);
+        assert_eq!(r.route("mine").unwrap().0, "b");
+        assert!(r.forget_conference("mine"));
+        assert!(r.bridge("b").unwrap().conferences.is_empty());
+    }
+
+    #[test]
+    fn bad_registrations_are_refused() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT);
+        let l = r.new_link_id();
+        assert_eq!(r.register(l, (), registration("a/b"), now), Err(RegisterError::BadBridgeId));
+        assert_eq!(r.register(l, (), registration(""), now), Err(RegisterError::BadBridgeId));
+        let mut reg = registration("a");
+        reg.link_version = 99;
+        assert_eq!(r.register(l, (), reg, now), Err(RegisterError::LinkVersion { got: 99 }));
+        assert_eq!(r.bridges().count(), 0);
+    }
+}
