@@ -270,6 +270,28 @@ impl Focus {
         Some(Session { bridge_id, link_id })
     }
 
+    /// A later `Register` on a live link updates the registration; false when the session
+    /// has been superseded. A refused update keeps the old registration.
+    pub(crate) fn reregister(&self, session: &Session, registration: Registration) -> bool {
+        let mut state = self.state();
+        match state.reregister(session.link_id, registration, now()) {
+            None => false,
+            Some(Ok(outcome)) => {
+                self.inner.metrics.conferences.set(state.conferences().len() as i64);
+                tracing::info!(bridge = %session.bridge_id, adopted = outcome.adopted.len(), "bridge re-registered");
+                for conference in &outcome.conflicts {
+                    tracing::warn!(bridge = %session.bridge_id, conference, "bridge reports a conference placed elsewhere");
+                }
+                true
+            }
+            Some(Err(e)) => {
+                tracing::warn!(bridge = %session.bridge_id, error = %e, "re-registration refused");
+                self.inner.metrics.dropped("bad_register");
+                state.touch(&session.bridge_id, session.link_id, now())
+            }
+        }
+    }
+
     /// Record a stats report; false when the session has been superseded.
     pub(crate) fn record_stats(&self, session: &Session, stats: BridgeStats) -> bool {
         self.state().record_stats(&session.bridge_id, session.link_id, stats, now())

@@ -108,7 +108,8 @@ impl<L: Clone> Registry<L> {
             link_id,
             link,
             registration,
-            stats: BridgeStats::default(),
+            // A returning bridge's last report beats "idle" until its next one arrives.
+            stats: previous.as_ref().map(|p| p.stats.clone()).unwrap_or_default(),
             last_seen: now,
             drain_requested: previous.as_ref().is_some_and(|p| p.drain_requested),
             conferences: previous.map(|p| p.conferences).unwrap_or_default(),
@@ -126,6 +127,18 @@ impl<L: Clone> Registry<L> {
         }
         self.bridges.insert(id, entry);
         Ok(outcome)
+    }
+
+    /// A later `Register` on the same link: update the registration (and adopt the
+    /// conferences it lists). None when `link_id` is not the bridge's current link.
+    pub fn reregister(
+        &mut self,
+        link_id: LinkId,
+        registration: Registration,
+        now: Instant,
+    ) -> Option<Result<Registered, RegisterError>> {
+        let link = self.current_mut(&registration.bridge_id, link_id)?.link.clone();
+        Some(self.register(link_id, link, registration, now))
     }
 
     /// The entry of `bridge_id` if `link_id` is still its current link.
@@ -332,6 +345,22 @@ mod tests {
         assert_eq!(r.route("mine").unwrap().0, "b");
         assert!(r.forget_conference("mine"));
         assert!(r.bridge("b").unwrap().conferences.is_empty());
+    }
+
+    #[test]
+    fn reregistration_on_the_same_link_adopts_conferences() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT);
+        let (a, other) = (r.new_link_id(), r.new_link_id());
+        r.register(a, (), registration("a"), now).unwrap();
+        r.record_stats("a", a, stress(0.4), now);
+        let mut reg = registration("a");
+        reg.conferences = vec!["kept".into()];
+        assert!(r.reregister(other, reg.clone(), now).is_none(), "only the current link");
+        let out = r.reregister(a, reg, now).unwrap().unwrap();
+        assert_eq!(out.adopted, vec!["kept".to_string()]);
+        assert_eq!(r.bridge("a").unwrap().stats.stress, 0.4);
+        assert_eq!(r.bridge("a").unwrap().link_id, a);
     }
 
     #[test]

@@ -113,9 +113,10 @@ async fn handle(focus: &Focus, session: &Session, msg: BridgeToFocus) -> bool {
             focus.forward_event(event).await;
             true
         }
-        BridgeToFocus::Register(_) => {
-            tracing::warn!(bridge = %session.bridge_id, "ignored a second register on one link");
-            focus.metrics().dropped("second_register");
+        BridgeToFocus::Register(r) if r.bridge_id == session.bridge_id => focus.reregister(session, r),
+        BridgeToFocus::Register(r) => {
+            tracing::warn!(bridge = %session.bridge_id, other = %r.bridge_id, "ignored a register for another bridge id");
+            focus.metrics().dropped("foreign_register");
             focus.touch(session)
         }
     }
