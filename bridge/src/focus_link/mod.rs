@@ -3,6 +3,8 @@
 //! the same process (`Focus::connect_local`) or across a WebSocket ([`ws`]) is decided at
 //! start-up.
 
+pub mod ws;
+
 use ponte_proto::link::{BridgeToFocus, FocusToBridge};
 use tokio::sync::mpsc;
 
