@@ -1,0 +1,384 @@
+// The meeting as the user sees it: who is here, what they said, what we send, and keeping
+// all of that alive across dropped connections. It owns no DOM (room-view.js draws it).
+//
+// A meeting runs a chain of sessions (session.js). When one fails for a reason that
+// waiting can fix (network, server restart, media server lost), the meeting says
+// "Reconnecting…" and starts a new one after a backoff; local media, the chat history and
+// the mute state carry over, the roster and remote tracks come fresh from the new session.
+
+import { Session } from './session.js';
+import { SpeakerDetector } from './speaker.js';
+
+/** Backoff between attempts; the last step repeats. Jittered so a room does not stampede back. */
+const BACKOFF_MS = [1000, 2000, 4000, 8000, 15000];
+/** Kept in memory for the chat panel; older lines drop off. */
+const MAX_CHAT = 500;
+
+/**
+ * Phases: 'idle' → 'joining' → 'joined' ⇄ 'reconnecting' → 'ended' | 'failed'.
+ *
+ * Events (CustomEvent):
+ * - `phase`: `{ phase, error, retryAt }` (error and retryAt while reconnecting).
+ * - `roster`: the roster changed (read `meeting.participants()`).
+ * - `remote`: the live incoming tracks changed (read `meeting.remote`).
+ * - `chat`: detail is a new chat entry.
+ * - `state`: WebSocket or ICE state changed (read `meeting.ws`, `meeting.ice`, `meeting.connection`).
+ * - `speaker`: detail is the active speaker's participant id, or null.
+ * - `notice`: `{ text, level }` for a toast ('info' | 'warn' | 'error'); `error` carries a server error message.
+ * - `fatal`: detail is a SessionError that retrying cannot fix.
+ * - `ended`: `{ reason, byUser }`.
+ * - `backagain`: a reconnect succeeded.
+ */
+export class Meeting extends EventTarget {
+  constructor({ room, displayName, token, media }) {
+    super();
+    this.room = room;
+    this.displayName = displayName;
+    this.token = token;
+    this.media = media;
+
+    this.phase = 'idle';
+    this.session = null;
+    this.participantId = null;
+    /** Everyone else, by participant id, as the server describes them. */
+    this.roster = new Map();
+    this.chat = [];
+    this.remote = [];
+    this.ws = 'closed';
+    this.ice = 'new';
+    this.connection = 'new';
+    this.activeSpeaker = null;
+    this.attempts = 0;
+    this.reconnects = 0;
+    this.retryTimer = 0;
+    this.lastError = null;
+    /** Whether any session got as far as `welcome`: a retry before that is not a "reconnect". */
+    this.everJoined = false;
+    /** Mute state as the server last heard it in this session; we only send changes. */
+    this.sentMute = { audio: null, video: null };
+
+    this.speaker = new SpeakerDetector(
+      () => this.speakerSources(),
+      (id) => {
+        this.activeSpeaker = id;
+        this.emit('speaker', id);
+      },
+    );
+    this.onTrackChange = (ev) => {
+      this.session?.setTrack(ev.detail.kind, ev.detail.track);
+      this.syncMute();
+    };
+    media.addEventListener('trackchange', this.onTrackChange);
+    this.onOnline = () => {
+      // Back online: no reason to sit out the rest of a long backoff.
+      if (this.phase === 'reconnecting' && this.retryTimer) this.retryNow();
+    };
+    window.addEventListener('online', this.onOnline);
+  }
+
+  // ---- what we send ----
+
+  get audioMuted() {
+    return !(this.media.audioOn && this.media.audioTrack);
+  }
+
+  get videoMuted() {
+    return !(this.media.sharing || (this.media.videoOn && this.media.cameraTrack));
+  }
+
+  /** Whether we are in the room with media flowing: what tests and the indicator call connected. */
+  get connected() {
+    return this.phase === 'joined' && this.ws === 'open' && this.connection === 'connected';
+  }
+
+  start() {
+    this.attempt();
+  }
+
+  async attempt() {
+    this.retryTimer = 0;
+    this.attempts += 1;
+    const s = new Session({ room: this.room, displayName: this.displayName, token: this.token, media: this.media });
+    this.session = s;
+    const mine = (fn) => (ev) => this.session === s && fn(ev.detail);
+    s.addEventListener('state', mine((st) => this.setConnState(st)));
+    s.addEventListener('message', mine((m) => this.onMessage(m)));
+    s.addEventListener('remote', mine((r) => this.setRemote(r)));
+    s.addEventListener('failed', mine((e) => this.established && this.onFailure(e)));
+    s.addEventListener('bye', mine((reason) => this.finish(reason || 'The meeting ended.', false)));
+    this.established = false;
+    if (this.phase !== 'reconnecting') this.setPhase('joining');
+
+    const audioMuted = this.audioMuted;
+    const videoMuted = this.videoMuted;
+    try {
+      const welcome = await s.start({ audioMuted, videoMuted });
+      if (this.session !== s) return;
+      this.established = true;
+      this.sentMute = { audio: audioMuted, video: videoMuted };
+      this.applyWelcome(welcome);
+      const wasReconnecting = this.everJoined;
+      this.everJoined = true;
+      this.attempts = 0;
+      this.lastError = null;
+      this.setPhase('joined');
+      this.speaker.start();
+      this.syncMute(); // the user may have toggled while we were joining
+      if (wasReconnecting) {
+        this.reconnects += 1;
+        this.emit('backagain');
+      }
+    } catch (e) {
+      if (this.session !== s) return;
+      this.onFailure(e);
+    }
+  }
+
+  onFailure(err) {
+    if (this.phase === 'ended') return;
+    this.lastError = err;
+    this.setRemote([]);
+    this.speaker.stop();
+    if (!err.retryable) {
+      this.session?.end();
+      this.session = null;
+      this.setPhase('failed', { error: err });
+      this.emit('fatal', err);
+      return;
+    }
+    const step = BACKOFF_MS[Math.min(Math.max(this.attempts - 1, 0), BACKOFF_MS.length - 1)];
+    const delay = Math.round(step * (0.8 + Math.random() * 0.4));
+    this.setPhase('reconnecting', { error: err, retryAt: Date.now() + delay });
+    this.retryTimer = setTimeout(() => this.attempt(), delay);
+  }
+
+  retryNow() {
+    if (this.phase !== 'reconnecting') return;
+    clearTimeout(this.retryTimer);
+    this.attempt();
+  }
+
+  applyWelcome(w) {
+    this.participantId = w.participant_id;
+    this.roster = new Map((w.roster || []).map((p) => [p.id, { ...p }]));
+    this.emit('roster');
+  }
+
+  onMessage(m) {
+    switch (m.type) {
+      case 'participant_joined': {
+        const p = m.participant;
+        if (!p?.id || p.id === this.participantId) return;
+        this.roster.set(p.id, { ...p });
+        this.emit('roster');
+        this.notice(`${p.display_name} joined`);
+        return;
+      }
+      case 'participant_left': {
+        const p = this.roster.get(m.participant_id);
+        if (!p) return;
+        this.roster.delete(m.participant_id);
+        // The bridge will renegotiate their m-lines away; drop the tile now rather than wait.
+        this.setRemote(this.remote.filter((t) => t.participant_id !== m.participant_id));
+        this.emit('roster');
+        this.notice(`${p.display_name} left`);
+        return;
+      }
+      case 'mute_changed': {
+        const p = this.roster.get(m.participant_id);
+        if (!p) return;
+        p[m.kind === 'audio' ? 'audio_muted' : 'video_muted'] = !!m.muted;
+        this.emit('roster');
+        return;
+      }
+      case 'chat':
+        return this.receiveChat(m);
+      case 'error':
+        this.emit('notice', { level: 'error', error: m, text: m.message });
+        return;
+      default:
+        console.debug('ignoring message', m.type);
+    }
+  }
+
+  // ---- actions ----
+
+  /** Turn the microphone or camera on/off. Returns a MediaError if capturing failed. */
+  async setEnabled(kind, on) {
+    const err = await this.media.setEnabled(kind, on);
+    this.syncMute();
+    this.emit('roster');
+    return err;
+  }
+
+  async startShare() {
+    await this.media.startScreenShare();
+    this.syncMute();
+    this.emit('roster');
+  }
+
+  stopShare() {
+    this.media.stopScreenShare();
+    this.syncMute();
+    this.emit('roster');
+  }
+
+  /** Tell the room when what we send changed from what it last heard. */
+  syncMute() {
+    if (this.phase !== 'joined' || !this.session) return;
+    for (const [kind, muted] of [
+      ['audio', this.audioMuted],
+      ['video', this.videoMuted],
+    ]) {
+      if (this.sentMute[kind] === muted) continue;
+      if (this.session.send({ type: 'mute', kind, muted })) this.sentMute[kind] = muted;
+    }
+  }
+
+  /** Returns false when the message could not be sent (not connected). */
+  sendChat(text) {
+    text = text.trim();
+    if (!text || this.phase !== 'joined') return false;
+    if (!this.session?.send({ type: 'chat', text })) return false;
+    // Shown at once; if the server echoes it back to us, the echo confirms this entry instead of repeating it.
+    this.pushChat({
+      from: this.participantId,
+      display_name: this.displayName,
+      text,
+      ts_ms: Date.now(),
+      self: true,
+      pending: true,
+    });
+    return true;
+  }
+
+  receiveChat(m) {
+    if (m.from === this.participantId) {
+      const mine = this.chat.find((c) => c.self && c.pending && c.text === m.text);
+      if (mine) {
+        mine.pending = false;
+        mine.ts_ms = m.ts_ms;
+        return;
+      }
+    }
+    this.pushChat({ ...m, self: m.from === this.participantId, pending: false });
+  }
+
+  pushChat(entry) {
+    this.chat.push(entry);
+    if (this.chat.length > MAX_CHAT) this.chat.splice(0, this.chat.length - MAX_CHAT);
+    this.emit('chat', entry);
+  }
+
+  async leave() {
+    if (this.phase === 'ended') return;
+    clearTimeout(this.retryTimer);
+    const s = this.session;
+    this.session = null;
+    await s?.leave();
+    this.finish('You left the meeting.', true);
+  }
+
+  /** Best effort when the tab closes: no time to wait for `bye`. */
+  leaveNow() {
+    this.session?.send({ type: 'leave' });
+  }
+
+  finish(reason, byUser) {
+    if (this.phase === 'ended') return;
+    clearTimeout(this.retryTimer);
+    this.session?.end();
+    this.session = null;
+    this.speaker.stop();
+    this.setRemote([]);
+    this.setConnState({ ws: 'closed', ice: 'closed', connection: 'closed' });
+    this.media.removeEventListener('trackchange', this.onTrackChange);
+    window.removeEventListener('online', this.onOnline);
+    this.setPhase('ended');
+    this.emit('ended', { reason, byUser });
+  }
+
+  // ---- state ----
+
+  /** Everyone including us, us first. */
+  participants() {
+    const self = {
+      id: this.participantId || 'self',
+      display_name: this.displayName,
+      audio_muted: this.audioMuted,
+      video_muted: this.videoMuted,
+      self: true,
+    };
+    return [self, ...this.roster.values()];
+  }
+
+  setRemote(list) {
+    this.remote = list;
+    this.emit('remote', list);
+  }
+
+  setConnState({ ws, ice, connection }) {
+    if (ws === this.ws && ice === this.ice && connection === this.connection) return;
+    Object.assign(this, { ws, ice, connection });
+    this.emit('state');
+  }
+
+  setPhase(phase, extra = {}) {
+    this.phase = phase;
+    this.emit('phase', { phase, ...extra });
+  }
+
+  speakerSources() {
+    const list = this.remote
+      .filter((t) => t.kind === 'audio' && !this.roster.get(t.participant_id)?.audio_muted)
+      .map((t) => ({ id: t.participant_id, receiver: t.receiver }));
+    const sender = this.session?.peer?.audioTx?.sender;
+    if (sender && !this.audioMuted) list.push({ id: this.participantId, sender, local: true });
+    return list;
+  }
+
+  notice(text, level = 'info') {
+    this.emit('notice', { text, level });
+  }
+
+  /** A plain-data snapshot for `window.ponte.state()`. */
+  snapshot() {
+    return {
+      participantId: this.participantId,
+      room: this.room,
+      displayName: this.displayName,
+      phase: this.phase,
+      connected: this.connected,
+      wsState: this.ws,
+      iceState: this.ice,
+      connectionState: this.connection,
+      audioMuted: this.audioMuted,
+      videoMuted: this.videoMuted,
+      sharing: this.media.sharing,
+      activeSpeaker: this.activeSpeaker,
+      audioLevels: Object.fromEntries(this.speaker.levels),
+      reconnects: this.reconnects,
+      lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
+      roster: [...this.roster.values()].map((p) => ({ ...p })),
+      chat: this.chat.map((c) => ({
+        from: c.from,
+        display_name: c.display_name,
+        text: c.text,
+        ts_ms: c.ts_ms,
+        self: c.self,
+      })),
+      remote: this.remote.map((t) => ({
+        participant_id: t.participant_id,
+        kind: t.kind,
+        mid: t.mid,
+        track_id: t.track.id,
+        ready_state: t.track.readyState,
+        muted: t.track.muted,
+      })),
+    };
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}

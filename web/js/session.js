@@ -1,0 +1,300 @@
+// One session: one WebSocket, one join, one RTCPeerConnection, one participant id.
+//
+// A session either runs until it is left, or fails (socket closed, ICE failed, the server
+// refused something) and is thrown away whole. Reconnecting is the meeting's job
+// (meeting.js): it starts a fresh session, because the server gives a rejoin a new
+// participant id and the bridge a new endpoint, so nothing of the old one can be reused.
+
+import { SignalingClient, signalingUrl } from './signaling.js';
+import { Peer } from './peer.js';
+
+/** The server may take a moment to place the room on a bridge, but not this long. */
+const WELCOME_TIMEOUT_MS = 15_000;
+/** Media that has not connected by then will not: usually UDP to the bridge is blocked. */
+const MEDIA_CONNECT_TIMEOUT_MS = 20_000;
+/** ICE 'disconnected' often heals by itself (a Wi-Fi blip); 'failed' or this long does not. */
+const DISCONNECTED_GRACE_MS = 8_000;
+
+/** Error codes after which trying again cannot help without the user changing something. */
+const FATAL_CODES = new Set([
+  'room_full',
+  'unauthorized',
+  'invalid_field',
+  'missing_field',
+  'unsupported_version',
+  'already_joined',
+  'too_large',
+  'bad_message',
+  'unknown_type',
+  'ended',
+]);
+
+/** A refusal from the server (an `error` message) or a failure of the session. */
+export class SessionError extends Error {
+  constructor(code, message, field) {
+    super(message);
+    this.name = 'SessionError';
+    /** A protocol ErrorCode, or one of ours: 'unreachable', 'disconnected', 'media_failed', 'timeout'. */
+    this.code = code;
+    this.field = field ?? null;
+    this.retryable = !FATAL_CODES.has(code);
+  }
+}
+
+/**
+ * Events (CustomEvent):
+ * - `message`: a roster/chat/mute/error message from the server, for the meeting to apply.
+ * - `remote`: the live incoming tracks (see Peer).
+ * - `state`: `{ ws, ice, connection }` whenever any of them changes.
+ * - `failed`: detail is a SessionError; the session is dead and closed.
+ * - `bye`: detail is the server's reason; the session is over and closed.
+ */
+export class Session extends EventTarget {
+  constructor({ room, displayName, token, media, url = signalingUrl() }) {
+    super();
+    this.opts = { room, displayName, token };
+    this.media = media;
+    this.sig = new SignalingClient(url);
+    this.peer = null;
+    this.participantId = null;
+    this.over = false;
+    this.mediaTimer = 0;
+    this.graceTimer = 0;
+    /** Why the session failed, once it has. */
+    this.failure = null;
+    this.pendingWelcome = null;
+    this.timers = new Set();
+  }
+
+  get wsState() {
+    return this.sig.state;
+  }
+
+  get iceState() {
+    return this.peer?.pc.iceConnectionState ?? 'new';
+  }
+
+  get connectionState() {
+    return this.peer?.pc.connectionState ?? 'new';
+  }
+
+  /**
+   * Connect, join, and send our offer. Resolves with the `welcome` message once joined;
+   * media connects afterwards (watch `state`). Rejects with a SessionError.
+   */
+  async start({ audioMuted, videoMuted }) {
+    this.sig.addEventListener('statechange', () => this.emitState());
+    this.sig.addEventListener('message', (ev) => this.onMessage(ev.detail));
+    this.sig.addEventListener('close', (ev) => {
+      if (!ev.detail.expected) {
+        this.fail(new SessionError('disconnected', `the connection to the server closed (${ev.detail.code})`));
+      }
+    });
+    try {
+      await this.sig.connect();
+    } catch (e) {
+      this.over = true;
+      throw new SessionError('unreachable', e.message);
+    }
+
+    const welcome = await this.join(audioMuted, videoMuted);
+    this.participantId = welcome.participant_id;
+    try {
+      await this.startMedia();
+    } catch (e) {
+      if (this.over) throw this.failure || new SessionError('disconnected', 'the session closed while starting');
+      // The browser could not even make an offer (no codecs?); this will not get better.
+      this.end();
+      const err = new SessionError('negotiation_failed', `could not start media: ${e.message || e}`);
+      err.retryable = false;
+      throw err;
+    }
+    // The socket may have closed while we made the offer: `failed` was sent, but the caller
+    // is still waiting on us, so it hears it here.
+    if (this.over) throw this.failure || new SessionError('disconnected', 'the session closed while starting');
+    return welcome;
+  }
+
+  join(audioMuted, videoMuted) {
+    return new Promise((resolve, reject) => {
+      const timer = this.after(WELCOME_TIMEOUT_MS, () =>
+        this.fail(new SessionError('timeout', 'the server did not answer the join')),
+      );
+      this.pendingWelcome = {
+        resolve: (w) => {
+          this.clear(timer);
+          resolve(w);
+        },
+        reject: (e) => {
+          this.clear(timer);
+          reject(e);
+        },
+      };
+      const join = {
+        type: 'join',
+        room: this.opts.room,
+        display_name: this.opts.displayName,
+        audio_muted: audioMuted,
+        video_muted: videoMuted,
+      };
+      if (this.opts.token) join.token = this.opts.token;
+      this.sig.send(join);
+    });
+  }
+
+  async startMedia() {
+    const peer = new Peer();
+    this.peer = peer;
+    peer.addEventListener('remote', (ev) => this.dispatch('remote', ev.detail));
+    peer.addEventListener('statechange', () => this.onPeerState());
+    this.mediaTimer = this.after(MEDIA_CONNECT_TIMEOUT_MS, () => {
+      if (peer.pc.connectionState !== 'connected') {
+        this.fail(new SessionError('media_failed', 'audio and video could not connect to the media server'));
+      }
+    });
+    const m = this.media;
+    const sdp = await peer.offer(m.stream, m.audioTrack, m.outgoingVideo);
+    this.sig.send({ type: 'offer', sdp });
+  }
+
+  onPeerState() {
+    const state = this.peer.pc.connectionState;
+    this.emitState();
+    if (state === 'connected') {
+      this.clear(this.mediaTimer);
+      this.clear(this.graceTimer);
+      this.graceTimer = 0;
+    } else if (state === 'failed') {
+      this.fail(new SessionError('media_failed', 'the media connection failed'));
+    } else if (state === 'disconnected' && !this.graceTimer) {
+      this.graceTimer = this.after(DISCONNECTED_GRACE_MS, () => {
+        this.graceTimer = 0;
+        if (this.peer?.pc.connectionState !== 'connected') {
+          this.fail(new SessionError('media_failed', 'the media connection was lost'));
+        }
+      });
+    }
+  }
+
+  onMessage(msg) {
+    switch (msg.type) {
+      case 'welcome':
+        this.pendingWelcome?.resolve(msg);
+        this.pendingWelcome = null;
+        return;
+      case 'error':
+        return this.onError(msg);
+      case 'answer':
+        this.peer?.acceptAnswer(msg.sdp).catch((e) => this.negotiationFailed(e));
+        return;
+      case 'offer':
+        this.peer
+          ?.answerOffer(msg.sdp, msg.tracks)
+          .then((sdp) => sdp && this.sig.send({ type: 'answer', sdp }))
+          .catch((e) => this.negotiationFailed(e));
+        return;
+      case 'bye':
+        if (this.pendingWelcome) {
+          this.fail(new SessionError('ended', msg.reason || 'the server ended the session'));
+          return;
+        }
+        this.end();
+        this.dispatch('bye', msg.reason || '');
+        return;
+      case 'pong':
+        return;
+      default:
+        this.dispatch('message', msg);
+    }
+  }
+
+  onError(msg) {
+    const err = new SessionError(msg.code, msg.message || msg.code, msg.field);
+    if (this.pendingWelcome) {
+      // Any error before `welcome` is the answer to our join.
+      this.pendingWelcome.reject(err);
+      this.pendingWelcome = null;
+      this.end();
+      return;
+    }
+    if (msg.code === 'negotiation_failed') {
+      this.fail(err);
+      return;
+    }
+    // Other errors (rate_limited, a refused chat) leave the session running.
+    this.dispatch('message', msg);
+  }
+
+  negotiationFailed(e) {
+    console.error('negotiation failed', e);
+    this.fail(new SessionError('negotiation_failed', `negotiation failed: ${e.message || e}`));
+  }
+
+  /** A swap of outgoing track, passed to the peer (no renegotiation). */
+  setTrack(kind, track) {
+    return this.peer?.setTrack(kind, track).catch((e) => console.warn('replaceTrack failed', e));
+  }
+
+  send(msg) {
+    return !this.over && this.sig.send(msg);
+  }
+
+  /** Leave politely: say so, wait briefly for `bye`, then close whatever is left. */
+  async leave() {
+    if (this.over) return;
+    this.sig.send({ type: 'leave' });
+    await new Promise((resolve) => {
+      this.addEventListener('bye', resolve, { once: true });
+      this.sig.addEventListener('close', resolve, { once: true });
+      setTimeout(resolve, 1000);
+    });
+    this.end();
+  }
+
+  fail(err) {
+    if (this.over) return;
+    this.failure = err;
+    if (this.pendingWelcome) {
+      this.pendingWelcome.reject(err);
+      this.pendingWelcome = null;
+      this.end();
+      return;
+    }
+    this.end();
+    this.dispatch('failed', err);
+  }
+
+  /** Close everything without telling anyone; idempotent. */
+  end() {
+    if (this.over) return;
+    this.over = true;
+    this.timers.forEach(clearTimeout);
+    this.timers.clear();
+    this.sig.close();
+    this.peer?.close();
+    this.emitState();
+  }
+
+  after(ms, fn) {
+    const id = setTimeout(() => {
+      this.timers.delete(id);
+      fn();
+    }, ms);
+    this.timers.add(id);
+    return id;
+  }
+
+  clear(id) {
+    if (!id) return;
+    clearTimeout(id);
+    this.timers.delete(id);
+  }
+
+  emitState() {
+    this.dispatch('state', { ws: this.wsState, ice: this.iceState, connection: this.connectionState });
+  }
+
+  dispatch(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
