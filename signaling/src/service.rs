@@ -1,0 +1,147 @@
+//! The signaling service: binds the listener, then serves HTTP and WebSocket clients and
+//! pumps bridge events to them until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use prometheus::Registry;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use ponte_focus::Focus;
+use ponte_proto::link::EndpointEvent;
+
+use crate::auth::TokenVerifier;
+use crate::config::SignalingConfig;
+use crate::error::SignalingError;
+use crate::metrics::SignalingMetrics;
+use crate::room::Rooms;
+use crate::{events, http};
+
+/// How long shutdown waits for sessions to say goodbye.
+const SESSION_DRAIN: Duration = Duration::from_secs(5);
+
+/// What every session and handler shares.
+pub struct Shared {
+    pub config: SignalingConfig,
+    pub rooms: Rooms,
+    pub focus: Focus,
+    pub metrics: SignalingMetrics,
+    pub registry: Registry,
+    pub tokens: Option<TokenVerifier>,
+    /// True while serving (after `run` starts, until shutdown begins).
+    pub ready: AtomicBool,
+    /// Becomes true at shutdown; sessions say `bye` and close.
+    pub stop: watch::Sender<bool>,
+    /// Open sessions, so shutdown can wait for them.
+    sessions: watch::Sender<usize>,
+}
+
+/// Counts a session while it lives (also when its task is cancelled).
+pub struct SessionCount {
+    shared: Arc<Shared>,
+}
+
+impl Drop for SessionCount {
+    fn drop(&mut self) {
+        self.shared.metrics.connections.dec();
+        self.shared.sessions.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Shared {
+    pub fn session_started(self: &Arc<Self>) -> SessionCount {
+        self.metrics.connections.inc();
+        self.sessions.send_modify(|n| *n += 1);
+        SessionCount { shared: self.clone() }
+    }
+}
+
+/// A bound signaling service; [`Signaling::run`] serves it.
+pub struct Signaling {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    events: mpsc::Receiver<EndpointEvent>,
+    app: Router,
+}
+
+impl Signaling {
+    /// Bind the listener (port 0 picks a free port), with a registry of its own.
+    pub async fn bind(config: SignalingConfig, focus: Focus, events: mpsc::Receiver<EndpointEvent>) -> Result<Self, SignalingError> {
+        Self::bind_with(config, focus, events, Registry::new(), None).await
+    }
+
+    /// Bind, registering metrics in `registry` (one registry can serve a whole process), and
+    /// hand requests that match no signaling route to `fallback` — the all-in-one binary
+    /// passes the focus's router so bridges dial in on the same port.
+    pub async fn bind_with(
+        config: SignalingConfig,
+        focus: Focus,
+        events: mpsc::Receiver<EndpointEvent>,
+        registry: Registry,
+        fallback: Option<Router>,
+    ) -> Result<Self, SignalingError> {
+        config.validate()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| SignalingError::Bind { addr: config.listen, source })?;
+        let metrics = SignalingMetrics::new(&registry)?;
+        let shared = Arc::new(Shared {
+            rooms: Rooms::new(config.max_room_size, metrics.clone()),
+            tokens: config.jwt_secret.as_deref().map(TokenVerifier::new),
+            config,
+            focus,
+            metrics,
+            registry,
+            ready: AtomicBool::new(false),
+            stop: watch::channel(false).0,
+            sessions: watch::channel(0).0,
+        });
+        let mut app = http::router(shared.clone());
+        if let Some(fallback) = fallback {
+            app = app.fallback_service(fallback);
+        }
+        Ok(Self { listener, shared, events, app })
+    }
+
+    /// The bound address (with the real port when the config asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The registry holding signaling's metrics.
+    pub fn registry(&self) -> &Registry {
+        &self.shared.registry
+    }
+
+    /// Serve until `shutdown` resolves; then tell every client `bye` and wait (briefly) for
+    /// their sessions to end, which frees their bridge endpoints.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), SignalingError> {
+        let Signaling { listener, shared, events, app } = self;
+        let pump = tokio::spawn(events::pump(events, shared.clone()));
+        shared.ready.store(true, Ordering::Relaxed);
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, public_url = shared.config.public_url.as_deref().unwrap_or("-"), "signaling serving");
+        let stopping = shared.clone();
+        // Connect info lets a fallback router (the focus's link) log its peers.
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stopping.ready.store(false, Ordering::Relaxed);
+                stopping.stop.send_replace(true);
+            })
+            .await;
+        shared.ready.store(false, Ordering::Relaxed);
+        shared.stop.send_replace(true);
+        let mut sessions = shared.sessions.subscribe();
+        if tokio::time::timeout(SESSION_DRAIN, sessions.wait_for(|n| *n == 0)).await.is_err() {
+            tracing::warn!("{} sessions still open after {SESSION_DRAIN:?}; leaving them", *sessions.borrow());
+        }
+        pump.abort();
+        served.map_err(SignalingError::Io)
+    }
+}
