@@ -96,19 +96,19 @@ fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error>
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct FocusArgs {
     /// TOML configuration file.
-    #[arg(long = "focus-config", env = "PONTE_FOCUS_CONFIG")]
+    #[arg(id = "focus_config", long = "focus-config", env = "PONTE_FOCUS_CONFIG")]
     pub config: Option<PathBuf>,
     /// HTTP listener for the bridge link, operator API and probes [default: 0.0.0.0:8888].
-    #[arg(long = "focus-listen", env = "PONTE_FOCUS_LISTEN")]
+    #[arg(id = "focus_listen", long = "focus-listen", env = "PONTE_FOCUS_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Shared secret for the bridge link and the operator API.
-    #[arg(long = "focus-secret", env = "PONTE_FOCUS_SECRET", hide_env_values = true)]
+    #[arg(id = "focus_secret", long = "focus-secret", env = "PONTE_FOCUS_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
     /// Seconds of silence after which a bridge is dead [default: 10].
-    #[arg(long = "heartbeat-timeout", env = "PONTE_FOCUS_HEARTBEAT_TIMEOUT")]
+    #[arg(id = "focus_heartbeat_timeout", long = "heartbeat-timeout", env = "PONTE_FOCUS_HEARTBEAT_TIMEOUT")]
     pub heartbeat_timeout: Option<f64>,
     /// Region that new conferences prefer.
-    #[arg(long = "prefer-region", env = "PONTE_FOCUS_PREFER_REGION")]
+    #[arg(id = "focus_prefer_region", long = "prefer-region", env = "PONTE_FOCUS_PREFER_REGION")]
     pub prefer_region: Option<String>,
 }
 
