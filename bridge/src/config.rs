@@ -128,32 +128,32 @@ impl BridgeConfig {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct BridgeArgs {
     /// TOML configuration file.
-    #[arg(long = "bridge-config", env = "PONTE_BRIDGE_CONFIG")]
+    #[arg(id = "bridge_config", long = "bridge-config", env = "PONTE_BRIDGE_CONFIG")]
     pub config: Option<PathBuf>,
-    #[arg(long, env = "PONTE_BRIDGE_ID")]
+    #[arg(id = "bridge_bridge_id", long, env = "PONTE_BRIDGE_ID")]
     pub bridge_id: Option<String>,
-    #[arg(long, env = "PONTE_BRIDGE_REGION")]
+    #[arg(id = "bridge_region", long, env = "PONTE_BRIDGE_REGION")]
     pub region: Option<String>,
     /// Address the media socket binds to [default: 0.0.0.0].
-    #[arg(long, env = "PONTE_BRIDGE_BIND_IP")]
+    #[arg(id = "bridge_bind_ip", long, env = "PONTE_BRIDGE_BIND_IP")]
     pub bind_ip: Option<IpAddr>,
     /// UDP port for all WebRTC media [default: 10000].
-    #[arg(long, env = "PONTE_BRIDGE_MEDIA_PORT")]
+    #[arg(id = "bridge_media_port", long, env = "PONTE_BRIDGE_MEDIA_PORT")]
     pub media_port: Option<u16>,
     /// Address to advertise in ICE candidates (repeatable).
-    #[arg(long, env = "PONTE_BRIDGE_PUBLIC_IP", value_delimiter = ',')]
+    #[arg(id = "bridge_public_ip", long, env = "PONTE_BRIDGE_PUBLIC_IP", value_delimiter = ',')]
     pub public_ip: Vec<IpAddr>,
     /// HTTP listener for /health, /ready, /metrics [default: 0.0.0.0:8081].
-    #[arg(long = "bridge-http", env = "PONTE_BRIDGE_HTTP")]
+    #[arg(id = "bridge_http_listen", long = "bridge-http", env = "PONTE_BRIDGE_HTTP")]
     pub http_listen: Option<SocketAddr>,
     /// Focus bridge-link URL, e.g. ws://127.0.0.1:8888/v1/bridge-link.
-    #[arg(long, env = "PONTE_BRIDGE_FOCUS")]
+    #[arg(id = "bridge_focus", long, env = "PONTE_BRIDGE_FOCUS")]
     pub focus: Option<String>,
     /// Shared secret for the focus link.
-    #[arg(long, env = "PONTE_SECRET", hide_env_values = true)]
+    #[arg(id = "bridge_secret", long, env = "PONTE_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
     /// Endpoints at which the bridge reports full stress [default: 500].
-    #[arg(long, env = "PONTE_BRIDGE_MAX_ENDPOINTS")]
+    #[arg(id = "bridge_max_endpoints", long, env = "PONTE_BRIDGE_MAX_ENDPOINTS")]
     pub max_endpoints: Option<u32>,
 }
 

@@ -106,6 +106,8 @@ impl Bridge {
         let result = loop {
             let wake = engine.next_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
             tokio::select! {
+                // Shutdown first: in one process the focus may close the link at the same moment.
+                biased;
                 _ = &mut shutdown => break Ok(()),
                 cmd = from_focus.recv() => match cmd {
                     Some(FocusToBridge::Drain { draining: d }) => {

@@ -120,7 +120,10 @@ impl FocusArgs {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     ConfigError::new("focus-config", format!("cannot read {}: {e}", path.display()))
                 })?;
-                FocusConfig::from_toml(&text)?
+                FocusConfig::from_toml(&text).map_err(|e| ConfigError {
+                    reason: format!("{} (in {})", e.reason, path.display()),
+                    ..e
+                })?
             }
             None => FocusConfig::default(),
         };
