@@ -1,0 +1,107 @@
+//! Synthetic VP8 frames (RFC 6386 §9.1): a correct frame tag, and for key frames the start
+//! code and dimensions, so that RTP packetizers, key-frame detection and SFU layer logic
+//! treat them as real video. The partitions themselves are the marked body.
+
+use super::{pick_len, push_body, MARKER_LEN};
+
+pub const WIDTH: u16 = 320;
+pub const HEIGHT: u16 = 180;
+/// Frame tag (3 bytes) + start code (3) + width (2) + height (2).
+pub const KEY_HEADER_LEN: usize = 10;
+/// Frame tag only.
+pub const INTER_HEADER_LEN: usize = 3;
+const START_CODE: [u8; 3] = [0x9d, 0x01, 0x2a];
+/// Key frames span several RTP packets; inter frames one or two.
+const KEY_SIZE: (usize, usize) = (4000, 6000);
+const INTER_SIZE: (usize, usize) = (300, 1500);
+const SIZE_SALT: u32 = 0x5650_3800;
+
+/// The frame `sender_tag` sends as number `seq`, at the size the generator picks.
+pub fn frame(sender_tag: u32, seq: u32, keyframe: bool) -> Vec<u8> {
+    let (header, (min, max)) = if keyframe { (KEY_HEADER_LEN, KEY_SIZE) } else { (INTER_HEADER_LEN, INTER_SIZE) };
+    let total = pick_len(sender_tag, seq, SIZE_SALT, min, max);
+    frame_with_body(sender_tag, seq, keyframe, total - header)
+}
+
+/// The frame with an explicit body length (what [`super::check`] regenerates from a marker).
+pub fn frame_with_body(sender_tag: u32, seq: u32, keyframe: bool, body_len: usize) -> Vec<u8> {
+    let body_len = body_len.max(MARKER_LEN);
+    let mut out = Vec::with_capacity(KEY_HEADER_LEN + body_len);
+    out.extend_from_slice(&frame_tag(keyframe, body_len));
+    if keyframe {
+        out.extend_from_slice(&START_CODE);
+        // 14 bits of size, 2 bits of scaling (none).
+        out.extend_from_slice(&WIDTH.to_le_bytes());
+        out.extend_from_slice(&HEIGHT.to_le_bytes());
+    }
+    push_body(&mut out, sender_tag, seq, body_len);
+    out
+}
+
+/// The 3-byte little-endian frame tag: key-frame bit (0 = key), version 0, show_frame 1,
+/// and the first partition's size, here the whole body.
+fn frame_tag(keyframe: bool, first_partition: usize) -> [u8; 3] {
+    let size = (first_partition as u32) & 0x7_FFFF;
+    let raw = u32::from(!keyframe) | (1 << 4) | (size << 5);
+    let b = raw.to_le_bytes();
+    [b[0], b[1], b[2]]
+}
+
+/// Whether a VP8 frame (not an RTP payload) is a key frame.
+pub fn is_keyframe(frame: &[u8]) -> bool {
+    frame.first().is_some_and(|b| b & 1 == 0)
+}
+
+/// Header length for a frame of this kind.
+pub fn header_len(keyframe: bool) -> usize {
+    if keyframe {
+        KEY_HEADER_LEN
+    } else {
+        INTER_HEADER_LEN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::Marker;
+
+    fn parse_tag(f: &[u8]) -> (bool, u8, bool, u32) {
+        let raw = u32::from_le_bytes([f[0], f[1], f[2], 0]);
+        (raw & 1 == 0, ((raw >> 1) & 7) as u8, (raw >> 4) & 1 == 1, raw >> 5)
+    }
+
+    #[test]
+    fn key_frame_header_is_valid() {
+        let f = frame(11, 0, true);
+        assert!((4000..=6000).contains(&f.len()), "{}", f.len());
+        let (key, version, show, part) = parse_tag(&f);
+        assert!(key && show);
+        assert_eq!(version, 0);
+        assert_eq!(part as usize, f.len() - KEY_HEADER_LEN);
+        assert_eq!(&f[3..6], &[0x9d, 0x01, 0x2a]);
+        assert_eq!(u16::from_le_bytes([f[6], f[7]]) & 0x3fff, 320);
+        assert_eq!(u16::from_le_bytes([f[8], f[9]]) & 0x3fff, 180);
+        assert!(is_keyframe(&f));
+        let m = Marker::read(&f[KEY_HEADER_LEN..]).unwrap();
+        assert_eq!((m.sender_tag, m.seq, m.body_len as usize), (11, 0, f.len() - KEY_HEADER_LEN));
+    }
+
+    #[test]
+    fn inter_frame_header_is_valid() {
+        for seq in 1..200 {
+            let f = frame(11, seq, false);
+            assert!((300..=1500).contains(&f.len()));
+            let (key, version, show, part) = parse_tag(&f);
+            assert!(!key && show && version == 0);
+            assert_eq!(part as usize, f.len() - INTER_HEADER_LEN);
+            assert!(!is_keyframe(&f));
+        }
+    }
+
+    #[test]
+    fn sizes_vary() {
+        let sizes: std::collections::HashSet<usize> = (0..50).map(|s| frame(1, s, false).len()).collect();
+        assert!(sizes.len() > 20);
+    }
+}

@@ -1,0 +1,491 @@
+//! The I/O edge of a simulated participant: the signaling WebSocket, one UDP socket and one
+//! tokio task driving a [`Session`], behind a cheap handle.
+//!
+//! [`Participant::join`] does the handshake in the caller's task (connect, `join`, wait for
+//! `welcome`, send our offer) so that refusals come back as errors; everything after runs in
+//! the spawned task. The handle reads state the task publishes (roster and events at once,
+//! media counters every [`PUBLISH_EVERY`]) and sends it commands.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use ponte_proto::signal::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION};
+use ponte_proto::MediaKind;
+
+use crate::error::ParticipantError;
+use crate::recorder::Snapshot;
+use crate::session::{Session, SessionConfig, Stats};
+
+pub use ponte_proto::signal::Participant as RosterEntry;
+
+/// How often the task copies media counters to the handle.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(100);
+const KEEPALIVE_EVERY: Duration = Duration::from_secs(15);
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How a participant behaves.
+#[derive(Debug, Clone)]
+pub struct ParticipantOptions {
+    pub send_audio: bool,
+    pub send_video: bool,
+    pub video_fps: u32,
+    /// A key frame every this many video frames (0: only when asked for one).
+    pub keyframe_interval: u32,
+    /// Sent with `join` (a JWT when signaling requires one).
+    pub token: Option<String>,
+    /// Where the UDP socket binds. Must be a concrete IP: it is our ICE host candidate.
+    pub bind: SocketAddr,
+    /// Marker tag in every frame we send; random when `None`.
+    pub sender_tag: Option<u32>,
+    /// Limit for connect + `welcome`.
+    pub join_timeout: Duration,
+}
+
+impl Default for ParticipantOptions {
+    fn default() -> Self {
+        Self {
+            send_audio: true,
+            send_video: true,
+            video_fps: 15,
+            keyframe_interval: 30,
+            token: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            sender_tag: None,
+            join_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Something signaling told us, in arrival order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RosterEvent {
+    Joined(RosterEntry),
+    Left { participant_id: String },
+    Mute { participant_id: String, kind: MediaKind, muted: bool },
+    Chat { from: String, display_name: String, text: String },
+    /// An `error` after the join (the connection stays open).
+    Error { code: ErrorCode, message: String },
+    Bye { reason: String },
+}
+
+/// State the task writes and the handle reads.
+#[derive(Debug, Default)]
+struct Shared {
+    roster: Vec<RosterEntry>,
+    events: Vec<RosterEvent>,
+    snapshot: Snapshot,
+    stats: Stats,
+    /// Why the task ended, once it has.
+    ended: Option<String>,
+}
+
+#[derive(Debug)]
+enum Command {
+    Chat(String),
+    Mute(MediaKind, bool),
+    Leave,
+}
+
+/// A joined participant. Dropping it ends its task (which says `leave` on the way out).
+pub struct Participant {
+    id: String,
+    room: String,
+    sender_tag: u32,
+    local_addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+    commands: mpsc::UnboundedSender<Command>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Participant {
+    /// Join `room` through the signaling WebSocket at `ws_url` (`ws://host:port/ws`) and
+    /// start media. Returns once the server welcomed us and our offer is sent; use
+    /// [`Participant::wait_connected`] to wait for the media path.
+    pub async fn join(
+        ws_url: &str,
+        room: &str,
+        display_name: &str,
+        opts: ParticipantOptions,
+    ) -> Result<Participant, ParticipantError> {
+        let (ws, welcome) = tokio::time::timeout(opts.join_timeout, handshake(ws_url, room, display_name, &opts))
+            .await
+            .map_err(|_| ParticipantError::Timeout("welcome"))??;
+        let socket = UdpSocket::bind(opts.bind).await?;
+        let local_addr = socket.local_addr()?;
+        let config = SessionConfig {
+            label: display_name.to_owned(),
+            sender_tag: opts.sender_tag.unwrap_or_else(rand::random),
+            send_audio: opts.send_audio,
+            send_video: opts.send_video,
+            video_fps: opts.video_fps,
+            keyframe_interval: opts.keyframe_interval,
+        };
+        let sender_tag = config.sender_tag;
+        let mut session = Session::new(Instant::now(), config, local_addr)?;
+        let offer = session
+            .make_offer(Instant::now())?
+            .ok_or_else(|| ParticipantError::Protocol("a new session had nothing to offer".into()))?;
+        let (mut ws_tx, ws_rx) = ws.split();
+        send(&mut ws_tx, &ClientMessage::Offer { sdp: offer }).await?;
+
+        let shared = Arc::new(Mutex::new(Shared { roster: welcome.roster, ..Shared::default() }));
+        let (commands, commands_rx) = mpsc::unbounded_channel();
+        let driver = Driver {
+            session,
+            socket,
+            local_addr,
+            ws_tx,
+            ws_rx,
+            commands: commands_rx,
+            shared: shared.clone(),
+        };
+        let task = tokio::spawn(driver.run());
+        tracing::debug!(participant = %welcome.participant_id, %room, %local_addr, "joined");
+        Ok(Participant {
+            id: welcome.participant_id,
+            room: room.to_owned(),
+            sender_tag,
+            local_addr,
+            shared,
+            commands,
+            task: Some(task),
+        })
+    }
+
+    /// The participant id the server assigned.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn room(&self) -> &str {
+        &self.room
+    }
+
+    /// The tag in the marker of every frame we send.
+    pub fn sender_tag(&self) -> u32 {
+        self.sender_tag
+    }
+
+    /// Our UDP socket's address (our ICE candidate).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Everyone else in the room, as signaling last told us.
+    pub fn roster(&self) -> Vec<RosterEntry> {
+        self.lock().roster.clone()
+    }
+
+    /// Every roster event so far, oldest first.
+    pub fn events(&self) -> Vec<RosterEvent> {
+        self.lock().events.clone()
+    }
+
+    /// Received-media counters (at most [`PUBLISH_EVERY`] old).
+    pub fn snapshot(&self) -> Snapshot {
+        self.lock().snapshot.clone()
+    }
+
+    /// Sent-media counters and connection state (at most [`PUBLISH_EVERY`] old).
+    pub fn stats(&self) -> Stats {
+        self.lock().stats.clone()
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.lock().stats.connected
+    }
+
+    /// Why the participant's task ended (`bye`, socket closed, ...), if it has.
+    pub fn ended(&self) -> Option<String> {
+        self.lock().ended.clone()
+    }
+
+    pub fn send_chat(&self, text: impl Into<String>) -> Result<(), ParticipantError> {
+        self.command(Command::Chat(text.into()))
+    }
+
+    /// Stop (or resume) sending one kind of media, and tell the room.
+    pub fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<(), ParticipantError> {
+        self.command(Command::Mute(kind, muted))
+    }
+
+    /// Say `leave`, wait for `bye` (a few seconds at most), and end the task.
+    pub async fn leave(mut self) -> Result<(), ParticipantError> {
+        let Some(mut task) = self.task.take() else { return Ok(()) };
+        // A task that already ended has nothing to say goodbye with.
+        let _ = self.commands.send(Command::Leave);
+        if tokio::time::timeout(LEAVE_TIMEOUT, &mut task).await.is_err() {
+            task.abort();
+            return Err(ParticipantError::Timeout("bye"));
+        }
+        Ok(())
+    }
+
+    /// Poll `cond` until it holds or `timeout` passes; returns whether it held.
+    pub async fn wait_until(&self, timeout: Duration, cond: impl Fn(&Participant) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if cond(self) {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Wait until ICE and DTLS are up.
+    pub async fn wait_connected(&self, timeout: Duration) -> Result<(), ParticipantError> {
+        if self.wait_until(timeout, |p| p.is_connected() || p.ended().is_some()).await && self.is_connected() {
+            return Ok(());
+        }
+        match self.ended() {
+            Some(reason) => Err(ParticipantError::Closed(reason)),
+            None => Err(ParticipantError::Timeout("media connection")),
+        }
+    }
+
+    fn command(&self, c: Command) -> Result<(), ParticipantError> {
+        self.commands.send(c).map_err(|_| ParticipantError::Gone)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        lock(&self.shared)
+    }
+}
+
+impl std::fmt::Debug for Participant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Participant").field("id", &self.id).field("room", &self.room).finish_non_exhaustive()
+    }
+}
+
+/// A panicking holder cannot leave `Shared` half-written in a way that matters here.
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Welcome {
+    participant_id: String,
+    roster: Vec<RosterEntry>,
+}
+
+async fn handshake(
+    ws_url: &str,
+    room: &str,
+    display_name: &str,
+    opts: &ParticipantOptions,
+) -> Result<(Ws, Welcome), ParticipantError> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
+    let join = ClientMessage::Join {
+        room: room.to_owned(),
+        display_name: display_name.to_owned(),
+        token: opts.token.clone(),
+        version: PROTOCOL_VERSION,
+        audio_muted: false,
+        video_muted: false,
+    };
+    send(&mut ws, &join).await?;
+    loop {
+        let Some(msg) = ws.next().await else { return Err(ParticipantError::Closed("before welcome".into())) };
+        let Some(msg) = parse(msg?)? else { continue };
+        match msg {
+            ServerMessage::Welcome { participant_id, roster, .. } => return Ok((ws, Welcome { participant_id, roster })),
+            ServerMessage::Error { code, message, .. } => return Err(ParticipantError::Refused { code, message }),
+            ServerMessage::Bye { reason } => return Err(ParticipantError::Closed(reason)),
+            _ => {}
+        }
+    }
+}
+
+/// A server text frame as a message; `None` for frames that carry none (ping, pong, binary).
+fn parse(msg: Message) -> Result<Option<ServerMessage>, ParticipantError> {
+    match msg {
+        Message::Text(text) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| ParticipantError::Protocol(format!("{e}: {}", truncate(&text, 200)))),
+        Message::Close(frame) => Err(ParticipantError::Closed(frame.map_or_else(|| "close".into(), |f| f.reason.to_string()))),
+        _ => Ok(None),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+async fn send<S>(ws: &mut S, msg: &ClientMessage) -> Result<(), ParticipantError>
+where
+    S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+{
+    let text = serde_json::to_string(msg).map_err(|e| ParticipantError::Protocol(e.to_string()))?;
+    ws.send(Message::text(text)).await?;
+    Ok(())
+}
+
+/// The participant's task: owns the session and both connections.
+struct Driver {
+    session: Session,
+    socket: UdpSocket,
+    local_addr: SocketAddr,
+    ws_tx: SplitSink<Ws, Message>,
+    ws_rx: SplitStream<Ws>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let reason = match self.serve().await {
+            Ok(reason) => reason,
+            Err(e) => e.to_string(),
+        };
+        tracing::debug!(%reason, "participant task ends");
+        self.session.disconnect();
+        self.publish();
+        lock(&self.shared).ended = Some(reason);
+    }
+
+    /// Run until the server says `bye`, a connection fails or the handle goes away.
+    async fn serve(&mut self) -> Result<String, ParticipantError> {
+        let mut buf = vec![0u8; 2048];
+        let mut publish = tokio::time::interval(PUBLISH_EVERY);
+        let mut keepalive = tokio::time::interval(KEEPALIVE_EVERY);
+        keepalive.tick().await;
+        loop {
+            self.flush().await;
+            let deadline = tokio::time::Instant::from_std(self.session.poll_timeout());
+            tokio::select! {
+                r = self.socket.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => self.session.handle_receive(Instant::now(), from, self.local_addr, &buf[..n]),
+                    // ICMP errors surface here on some systems; the next datagram may be fine.
+                    Err(e) => tracing::debug!("UDP receive failed: {e}"),
+                },
+                msg = self.ws_rx.next() => {
+                    let Some(msg) = msg else { return Ok("the server closed the WebSocket".into()) };
+                    if let Some(reason) = self.on_ws(msg?).await? {
+                        return Ok(reason);
+                    }
+                    self.publish();
+                }
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd).await?,
+                    None => {
+                        let _ = send(&mut self.ws_tx, &ClientMessage::Leave {}).await;
+                        return Ok("the handle was dropped".into());
+                    }
+                },
+                _ = tokio::time::sleep_until(deadline) => self.session.handle_timeout(Instant::now()),
+                _ = publish.tick() => self.publish(),
+                _ = keepalive.tick() => send(&mut self.ws_tx, &ClientMessage::Ping { id: None }).await?,
+            }
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(t) = self.session.poll_transmit() {
+            if let Err(e) = self.socket.send_to(&t.contents, t.destination).await {
+                tracing::debug!(to = %t.destination, "UDP send failed: {e}");
+            }
+        }
+    }
+
+    /// One WebSocket frame; `Some(reason)` ends the task.
+    async fn on_ws(&mut self, msg: Message) -> Result<Option<String>, ParticipantError> {
+        let msg = match parse(msg) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return Ok(None),
+            Err(ParticipantError::Closed(reason)) => return Ok(Some(reason)),
+            Err(e) => {
+                tracing::warn!("ignoring server message: {e}");
+                return Ok(None);
+            }
+        };
+        let now = Instant::now();
+        match msg {
+            ServerMessage::Answer { sdp } => {
+                if let Err(e) = self.session.accept_answer(now, &sdp) {
+                    tracing::warn!("bridge answer refused: {e}");
+                }
+            }
+            ServerMessage::Offer { sdp, tracks } => match self.session.accept_offer(now, &sdp, &tracks) {
+                Ok(answer) => send(&mut self.ws_tx, &ClientMessage::Answer { sdp: answer }).await?,
+                Err(e) => tracing::warn!("bridge offer refused: {e}"),
+            },
+            ServerMessage::Bye { reason } => {
+                self.event(RosterEvent::Bye { reason: reason.clone() });
+                return Ok(Some(reason));
+            }
+            other => self.on_roster(other),
+        }
+        Ok(None)
+    }
+
+    fn on_roster(&mut self, msg: ServerMessage) {
+        let mut shared = lock(&self.shared);
+        let event = match msg {
+            ServerMessage::ParticipantJoined { participant } => {
+                shared.roster.retain(|p| p.id != participant.id);
+                shared.roster.push(participant.clone());
+                RosterEvent::Joined(participant)
+            }
+            ServerMessage::ParticipantLeft { participant_id } => {
+                shared.roster.retain(|p| p.id != participant_id);
+                RosterEvent::Left { participant_id }
+            }
+            ServerMessage::MuteChanged { participant_id, kind, muted } => {
+                if let Some(p) = shared.roster.iter_mut().find(|p| p.id == participant_id) {
+                    match kind {
+                        MediaKind::Audio => p.audio_muted = muted,
+                        MediaKind::Video => p.video_muted = muted,
+                    }
+                }
+                RosterEvent::Mute { participant_id, kind, muted }
+            }
+            ServerMessage::Chat { from, display_name, text, .. } => RosterEvent::Chat { from, display_name, text },
+            ServerMessage::Error { code, message, .. } => {
+                tracing::warn!(?code, "server error: {message}");
+                RosterEvent::Error { code, message }
+            }
+            _ => return,
+        };
+        shared.events.push(event);
+    }
+
+    async fn on_command(&mut self, cmd: Command) -> Result<(), ParticipantError> {
+        let msg = match cmd {
+            Command::Chat(text) => ClientMessage::Chat { text },
+            Command::Mute(kind, muted) => {
+                self.session.set_muted(kind, muted);
+                ClientMessage::Mute { kind, muted }
+            }
+            Command::Leave => ClientMessage::Leave {},
+        };
+        send(&mut self.ws_tx, &msg).await
+    }
+
+    fn event(&self, e: RosterEvent) {
+        lock(&self.shared).events.push(e);
+    }
+
+    fn publish(&self) {
+        let (snapshot, stats) = (self.session.snapshot(), self.session.stats());
+        let mut shared = lock(&self.shared);
+        shared.snapshot = snapshot;
+        shared.stats = stats;
+    }
+}

@@ -1,0 +1,189 @@
+//! What a participant received, per (publisher, kind): counts, sequence gaps and frames that
+//! failed verification. Fed by the session; read by tests and `loadtest` through [`Snapshot`].
+
+use std::collections::HashMap;
+
+use ponte_proto::MediaKind;
+
+use crate::media::check;
+
+/// Counters for one received track.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrackStats {
+    /// Frames that verified.
+    pub frames: u64,
+    /// Payload bytes of every frame, verified or not.
+    pub bytes: u64,
+    pub keyframes: u64,
+    pub first_seq: Option<u32>,
+    pub last_seq: Option<u32>,
+    /// Seq discontinuities (a jump, a repeat or a step back) between consecutive frames.
+    pub gaps: u64,
+    /// Frames skipped over by forward jumps.
+    pub missing: u64,
+    /// Frames that did not verify, or came from a different sender than the track's first.
+    pub mismatches: u64,
+    /// The sender tag of the first verified frame.
+    pub sender_tag: Option<u32>,
+    /// The publisher's m-line went away (stopped, inactive, or left out of a bridge offer).
+    pub ended: bool,
+}
+
+impl TrackStats {
+    fn record(&mut self, frame: &[u8], keyframe: bool) {
+        self.bytes += frame.len() as u64;
+        let (tag, seq) = match check::verify(frame) {
+            Ok(id) => id,
+            Err(e) => {
+                tracing::debug!("received frame failed verification: {e}");
+                self.mismatches += 1;
+                return;
+            }
+        };
+        if *self.sender_tag.get_or_insert(tag) != tag {
+            self.mismatches += 1;
+            return;
+        }
+        self.frames += 1;
+        if keyframe {
+            self.keyframes += 1;
+        }
+        self.first_seq.get_or_insert(seq);
+        if let Some(last) = self.last_seq {
+            let step = seq.wrapping_sub(last);
+            if step != 1 {
+                self.gaps += 1;
+                if step < u32::MAX / 2 {
+                    self.missing += u64::from(step - 1);
+                }
+            }
+        }
+        self.last_seq = Some(seq);
+    }
+}
+
+/// One row of a [`Snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackSnapshot {
+    pub publisher: String,
+    pub kind: MediaKind,
+    pub stats: TrackStats,
+}
+
+/// A copy of a recorder's counters, sorted by publisher then kind (audio first).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub tracks: Vec<TrackSnapshot>,
+    /// Frames on m-lines that no `tracks` list named (counted, not verified).
+    pub unmapped_frames: u64,
+}
+
+impl Snapshot {
+    pub fn track(&self, publisher: &str, kind: MediaKind) -> Option<&TrackStats> {
+        self.tracks.iter().find(|t| t.publisher == publisher && t.kind == kind).map(|t| &t.stats)
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.tracks.iter().map(|t| t.stats.frames).sum()
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.tracks.iter().map(|t| t.stats.bytes).sum()
+    }
+
+    pub fn mismatches(&self) -> u64 {
+        self.tracks.iter().map(|t| t.stats.mismatches).sum()
+    }
+
+    pub fn gaps(&self) -> u64 {
+        self.tracks.iter().map(|t| t.stats.gaps).sum()
+    }
+
+    /// Publishers with at least one verified frame.
+    pub fn publishers(&self) -> Vec<&str> {
+        let mut v: Vec<&str> =
+            self.tracks.iter().filter(|t| t.stats.frames > 0).map(|t| t.publisher.as_str()).collect();
+        v.dedup();
+        v
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// Per publisher, indexed by [`kind_index`]; keyed by `String` so lookups by `&str`
+    /// allocate nothing on the per-frame path.
+    tracks: HashMap<String, [Option<TrackStats>; 2]>,
+    unmapped_frames: u64,
+}
+
+impl Recorder {
+    pub fn record(&mut self, publisher: &str, kind: MediaKind, frame: &[u8], keyframe: bool) {
+        self.entry(publisher, kind).record(frame, keyframe);
+    }
+
+    pub fn record_unmapped(&mut self) {
+        self.unmapped_frames += 1;
+    }
+
+    pub fn mark_ended(&mut self, publisher: &str, kind: MediaKind) {
+        self.entry(publisher, kind).ended = true;
+    }
+
+    fn entry(&mut self, publisher: &str, kind: MediaKind) -> &mut TrackStats {
+        if !self.tracks.contains_key(publisher) {
+            self.tracks.insert(publisher.to_owned(), Default::default());
+        }
+        let kinds = self.tracks.get_mut(publisher).expect("inserted above");
+        kinds[kind_index(kind)].get_or_insert_with(TrackStats::default)
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let mut tracks = Vec::new();
+        for (publisher, kinds) in &self.tracks {
+            for (kind, stats) in [MediaKind::Audio, MediaKind::Video].into_iter().zip(kinds) {
+                if let Some(stats) = stats {
+                    tracks.push(TrackSnapshot { publisher: publisher.clone(), kind, stats: stats.clone() });
+                }
+            }
+        }
+        tracks.sort_by(|a, b| (&a.publisher, kind_index(a.kind)).cmp(&(&b.publisher, kind_index(b.kind))));
+        Snapshot { tracks, unmapped_frames: self.unmapped_frames }
+    }
+}
+
+fn kind_index(kind: MediaKind) -> usize {
+    match kind {
+        MediaKind::Audio => 0,
+        MediaKind::Video => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::{opus, vp8};
+
+    #[test]
+    fn counts_frames_gaps_and_mismatches() {
+        let mut r = Recorder::default();
+        for seq in [0, 1, 2, 5, 6] {
+            r.record("p1", MediaKind::Video, &vp8::frame(9, seq, seq == 0), seq == 0);
+        }
+        let mut bad = opus::packet(9, 0);
+        bad[20] ^= 1;
+        r.record("p1", MediaKind::Audio, &bad, false);
+        r.record("p1", MediaKind::Audio, &opus::packet(10, 1), false);
+        r.record("p1", MediaKind::Audio, &opus::packet(11, 2), false);
+        r.mark_ended("p2", MediaKind::Video);
+        let s = r.snapshot();
+        let v = s.track("p1", MediaKind::Video).unwrap();
+        assert_eq!((v.frames, v.keyframes, v.gaps, v.missing, v.mismatches), (5, 1, 1, 2, 0));
+        assert_eq!((v.first_seq, v.last_seq, v.sender_tag), (Some(0), Some(6), Some(9)));
+        let a = s.track("p1", MediaKind::Audio).unwrap();
+        assert_eq!((a.frames, a.mismatches), (1, 2), "a corrupted frame and a foreign sender");
+        assert!(s.track("p2", MediaKind::Video).unwrap().ended);
+        assert_eq!(s.tracks[0].kind, MediaKind::Audio);
+        assert_eq!(s.mismatches(), 2);
+        assert_eq!(s.publishers(), vec!["p1"]);
+    }
+}
