@@ -1,6 +1,7 @@
 //! `focus`: the Ponte focus on its own, for deployments where bridges dial in over the network.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
@@ -11,14 +12,24 @@ use tracing_subscriber::EnvFilter;
 #[command(name = "focus", version, about = "Ponte focus: bridge registry, placement, operator API")]
 struct Cli {
     /// TOML configuration file (same as --focus-config).
-    #[arg(long = "config", conflicts_with = "config")]
+    #[arg(long = "config")]
     config_file: Option<PathBuf>,
     #[command(flatten)]
     focus: FocusArgs,
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("focus: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
