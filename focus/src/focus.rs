@@ -264,6 +264,10 @@ impl Focus {
             adopted = outcome.adopted.len(),
             "bridge registered"
         );
+        if outcome.replaced {
+            // A reconnect after a silent drop, or two bridges sharing one id (they will flap).
+            tracing::warn!(bridge = %bridge_id, "bridge id was registered over another link; that link is superseded");
+        }
         for conference in &outcome.conflicts {
             tracing::warn!(bridge = %bridge_id, conference, "bridge reports a conference placed elsewhere");
         }

@@ -7,7 +7,9 @@
 //! 2. Bridges connect: over the WebSocket at `/v1/bridge-link` ([`Focus::router`], served by
 //!    [`FocusService`]), or in-process with [`Focus::connect_local`]. Each link is one task
 //!    (`link`): the first message must be `Register`; then the bridge reports stats and endpoint
-//!    events. Events are queued for signaling in per-bridge order, never dropped.
+//!    events. Events are queued for signaling in per-bridge order, never dropped. A later
+//!    `Register` on the same link updates the registration; conferences a (re-)registering
+//!    bridge lists as hosted are placed on it again if they have no bridge.
 //! 3. [`Focus::send`] routes a request: an `Offer` for a conference with no bridge places it
 //!    first ([`placement::pick`], a pure function: least stress, then fewest conferences,
 //!    then id; healthy and non-draining only; region-preferring).
