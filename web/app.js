@@ -67,7 +67,7 @@ function onFatal(err) {
   view.hide();
   lobby.show();
   const hint = isUserFixable(err) ? '' : ' Reload the page to try again.';
-  lobby.fail(describeSessionError(err) + hint);
+  lobby.fail(describeSessionError(err, { hasToken: !!params.token }) + hint);
 }
 
 function onEnded({ reason, byUser }) {

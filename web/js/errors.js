@@ -2,12 +2,16 @@
 // the raw code goes to the console and to `window.ponte.state().lastError` for whoever debugs.
 
 /** A SessionError (server refusal or connection failure) as a sentence for the user. */
-export function describeSessionError(err, { host = window.location.host } = {}) {
+export function describeSessionError(err, { host = window.location.host, hasToken = true } = {}) {
   switch (err.code) {
     case 'room_full':
       return 'This room is full. Try again later, or pick another room.';
     case 'unauthorized':
-      return 'Your meeting link is not valid or has expired. Ask whoever invited you for a new link.';
+      if (!hasToken) {
+        return 'This server only admits people with an invitation link. Ask whoever invited you for the full link (it ends in ?token=…).';
+      }
+      // The server says which: expired, wrong room, bad signature. Worth passing on.
+      return `Your meeting link is not valid or has expired (${err.message}). Ask whoever invited you for a new link.`;
     case 'unavailable':
       return 'No media server can take this room right now.';
     case 'unsupported_version':

@@ -14,6 +14,8 @@ export class Lobby {
     this.onJoin = onJoin;
     this.meter = null;
     this.started = false;
+    /** What the error line shows: 'media' (capture failed), 'join' (a refusal or bad input), or null. */
+    this.errorKind = null;
 
     $('room-input').value = room || '';
     $('name-input').value = name || rememberedName();
@@ -103,12 +105,16 @@ export class Lobby {
     this.showError(message, mediaActions);
   }
 
+  /** Media errors replace each other, but never hide a refusal from the server. */
   showMediaErrors(errors) {
     const text = describeMediaErrors(errors);
+    if (!text && this.errorKind !== 'media') return;
     this.showError(text, !!text);
+    this.errorKind = text ? 'media' : null;
   }
 
   showError(text, mediaActions = false) {
+    this.errorKind = text ? 'join' : null;
     $('lobby-error').textContent = text;
     $('lobby-error').hidden = !text;
     $('lobby-error-actions').hidden = !mediaActions;
