@@ -92,7 +92,7 @@ impl Bridge {
             ingest_addrs: Vec::new(),
             conferences: Vec::new(),
         };
-        to_focus.send(BridgeToFocus::Register(registration)).await.map_err(|_| BridgeError::LinkClosed)?;
+        to_focus.send(BridgeToFocus::Register(registration.clone())).await.map_err(|_| BridgeError::LinkClosed)?;
         http_state.ready.store(true, Ordering::Relaxed);
         tracing::info!(bridge = %config.bridge_id, media = ?candidates, "bridge running");
 
@@ -113,6 +113,16 @@ impl Bridge {
                     Some(FocusToBridge::Drain { draining: d }) => {
                         tracing::info!(draining = d, "drain state changed");
                         draining = d;
+                    }
+                    Some(FocusToBridge::Registered { focus_version }) => {
+                        // A focus that restarted, or a link that came back, has forgotten what
+                        // runs here: tell it, so it keeps those conferences on this bridge.
+                        let conferences: Vec<String> = engine.conference_names().map(str::to_owned).collect();
+                        tracing::info!(%focus_version, conferences = conferences.len(), "registered with the focus");
+                        if !conferences.is_empty() {
+                            let again = Registration { conferences, ..registration.clone() };
+                            let _ = to_focus.send(BridgeToFocus::Register(again)).await;
+                        }
                     }
                     Some(cmd) => engine.handle_command(Instant::now(), cmd),
                     None => break Err(BridgeError::LinkClosed),
