@@ -393,12 +393,12 @@ impl Engine {
         }
         let Some(conf) = self.conferences.get(&ep.target.conference) else { return };
         let mut want_keyframe = !data.contiguous;
-        let label = if data.params.spec().codec.is_audio() { "audio" } else { "video" };
+        let forwarded = &self.metrics.frames_forwarded[usize::from(!data.params.spec().codec.is_audio())];
         for c in conf.consumers(&key) {
             let Some(sub) = self.endpoints.get_mut(c) else { continue };
             match sub.write(key, data) {
                 Ok(Written::Sent) => {
-                    self.metrics.frames_forwarded.with_label_values(&[label]).inc();
+                    forwarded.inc();
                     if !self.work.contains(c) {
                         self.work.push(*c);
                     }

@@ -45,8 +45,10 @@ pub struct BridgeMetrics {
     pub bytes_in: IntCounter,
     pub packets_out: IntCounter,
     pub bytes_out: IntCounter,
-    pub dropped: IntCounterVec,
-    pub frames_forwarded: IntCounterVec,
+    /// One counter per [`DropReason`], resolved once: label lookups take a lock.
+    dropped: Vec<IntCounter>,
+    /// Frames forwarded, `[audio, video]`, resolved once for the fan-out loop.
+    pub frames_forwarded: [IntCounter; 2],
     pub keyframe_requests: IntCounter,
     pub renegotiations: IntCounter,
     pub endpoint_failures: IntCounterVec,
@@ -54,6 +56,16 @@ pub struct BridgeMetrics {
 
 impl BridgeMetrics {
     pub fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let dropped = IntCounterVec::new(
+            Opts::new("bridge_packets_dropped_total", "UDP datagrams dropped, by reason"),
+            &["reason"],
+        )?;
+        let forwarded = IntCounterVec::new(
+            Opts::new("bridge_frames_forwarded_total", "Media frames written to subscribers"),
+            &["kind"],
+        )?;
+        registry.register(Box::new(dropped.clone()))?;
+        registry.register(Box::new(forwarded.clone()))?;
         let m = Self {
             endpoints: IntGauge::new("bridge_endpoints", "WebRTC endpoints on this bridge")?,
             conferences: IntGauge::new("bridge_conferences", "Conferences on this bridge")?,
@@ -61,14 +73,8 @@ impl BridgeMetrics {
             bytes_in: IntCounter::new("bridge_bytes_received_total", "UDP payload bytes received")?,
             packets_out: IntCounter::new("bridge_packets_sent_total", "UDP datagrams sent")?,
             bytes_out: IntCounter::new("bridge_bytes_sent_total", "UDP payload bytes sent")?,
-            dropped: IntCounterVec::new(
-                Opts::new("bridge_packets_dropped_total", "UDP datagrams dropped, by reason"),
-                &["reason"],
-            )?,
-            frames_forwarded: IntCounterVec::new(
-                Opts::new("bridge_frames_forwarded_total", "Media frames written to subscribers"),
-                &["kind"],
-            )?,
+            dropped: DropReason::ALL.iter().map(|r| dropped.with_label_values(&[r.as_str()])).collect(),
+            frames_forwarded: [forwarded.with_label_values(&["audio"]), forwarded.with_label_values(&["video"])],
             keyframe_requests: IntCounter::new(
                 "bridge_keyframe_requests_total",
                 "Key-frame requests (PLI/FIR) sent to publishers",
@@ -88,19 +94,14 @@ impl BridgeMetrics {
         registry.register(Box::new(m.bytes_in.clone()))?;
         registry.register(Box::new(m.packets_out.clone()))?;
         registry.register(Box::new(m.bytes_out.clone()))?;
-        registry.register(Box::new(m.dropped.clone()))?;
-        registry.register(Box::new(m.frames_forwarded.clone()))?;
         registry.register(Box::new(m.keyframe_requests.clone()))?;
         registry.register(Box::new(m.renegotiations.clone()))?;
         registry.register(Box::new(m.endpoint_failures.clone()))?;
-        // Zero-initialise every drop reason so dashboards see the series before the first drop.
-        for r in DropReason::ALL {
-            m.dropped.with_label_values(&[r.as_str()]);
-        }
         Ok(m)
     }
 
+    /// `ALL` lists the reasons in declaration order, so the discriminant indexes `dropped`.
     pub fn drop(&self, reason: DropReason) {
-        self.dropped.with_label_values(&[reason.as_str()]).inc();
+        self.dropped[reason as usize].inc();
     }
 }
