@@ -54,6 +54,23 @@ impl Drop for SessionCount {
 }
 
 impl Shared {
+    /// Everything a session needs, with metrics registered in `registry`.
+    pub fn new(config: SignalingConfig, focus: Focus, registry: Registry) -> Result<Arc<Self>, SignalingError> {
+        config.validate()?;
+        let metrics = SignalingMetrics::new(&registry)?;
+        Ok(Arc::new(Shared {
+            rooms: Rooms::new(config.max_room_size, metrics.clone()),
+            tokens: config.jwt_secret.as_deref().map(TokenVerifier::new),
+            config,
+            focus,
+            metrics,
+            registry,
+            ready: AtomicBool::new(false),
+            stop: watch::channel(false).0,
+            sessions: watch::channel(0).0,
+        }))
+    }
+
     pub fn session_started(self: &Arc<Self>) -> SessionCount {
         self.metrics.connections.inc();
         self.sessions.send_modify(|n| *n += 1);
@@ -85,22 +102,9 @@ impl Signaling {
         registry: Registry,
         fallback: Option<Router>,
     ) -> Result<Self, SignalingError> {
-        config.validate()?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| SignalingError::Bind { addr: config.listen, source })?;
-        let metrics = SignalingMetrics::new(&registry)?;
-        let shared = Arc::new(Shared {
-            rooms: Rooms::new(config.max_room_size, metrics.clone()),
-            tokens: config.jwt_secret.as_deref().map(TokenVerifier::new),
-            config,
-            focus,
-            metrics,
-            registry,
-            ready: AtomicBool::new(false),
-            stop: watch::channel(false).0,
-            sessions: watch::channel(0).0,
-        });
+        let listen = config.listen;
+        let shared = Shared::new(config, focus, registry)?;
+        let listener = TcpListener::bind(listen).await.map_err(|source| SignalingError::Bind { addr: listen, source })?;
         let mut app = http::router(shared.clone());
         if let Some(fallback) = fallback {
             app = app.fallback_service(fallback);

@@ -330,3 +330,71 @@ fn refusal(e: FocusError) -> SignalError {
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::{sink, stream};
+    use ponte_focus::{Focus, FocusConfig};
+    use prometheus::Registry;
+
+    use crate::config::SignalingConfig;
+
+    /// A session over in-memory channels: (to the session, from the session, the task).
+    fn start() -> (mpsc::Sender<Message>, mpsc::Receiver<Message>, Arc<Shared>, tokio::task::JoinHandle<()>) {
+        let (focus, _events) = Focus::new(FocusConfig::default(), Registry::new());
+        let shared = Shared::new(SignalingConfig::default(), focus, Registry::new()).unwrap();
+        let (to_session, inbox) = mpsc::channel::<Message>(16);
+        let (outbox, from_session) = mpsc::channel::<Message>(16);
+        let write = Box::pin(sink::unfold(outbox, |tx, m: Message| async move { tx.send(m).await.map(|()| tx) }));
+        let read = Box::pin(stream::unfold(inbox, |mut rx| async move { rx.recv().await.map(|m| (Ok(m), rx)) }));
+        let task = tokio::spawn(run(write, read, shared.clone()));
+        (to_session, from_session, shared, task)
+    }
+
+    fn text(m: &Message) -> ServerMessage {
+        match m {
+            Message::Text(t) => serde_json::from_str(t.as_str()).unwrap(),
+            other => panic!("expected a text frame, got {other:?}"),
+        }
+    }
+
+    async fn join(to: &mpsc::Sender<Message>, from: &mut mpsc::Receiver<Message>) {
+        to.send(Message::Text(r#"{"type":"join","room":"r","display_name":"Ann"}"#.into())).await.unwrap();
+        assert!(matches!(text(&from.recv().await.unwrap()), ServerMessage::Welcome { .. }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pings_then_closes_an_idle_connection() {
+        let (to, mut from, shared, task) = start();
+        join(&to, &mut from).await;
+        // Pings every 20 s; nothing comes back, so at 60 s the session says bye and ends.
+        let mut pings = 0;
+        let bye = loop {
+            match from.recv().await.unwrap() {
+                Message::Ping(_) => pings += 1,
+                m => break text(&m),
+            }
+        };
+        assert!(pings >= 2, "{pings} pings");
+        assert!(matches!(bye, ServerMessage::Bye { reason } if reason.starts_with("idle")));
+        task.await.unwrap();
+        assert!(shared.rooms.roster("r").is_empty());
+        assert_eq!(shared.metrics.connections.get(), 0);
+        drop(to);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn pongs_keep_a_connection_alive() {
+        let (to, mut from, shared, task) = start();
+        join(&to, &mut from).await;
+        for _ in 0..5 {
+            assert!(matches!(from.recv().await.unwrap(), Message::Ping(_)));
+            to.send(Message::Pong(Bytes::new())).await.unwrap();
+        }
+        assert_eq!(shared.rooms.roster("r").len(), 1);
+        to.send(Message::Close(None)).await.unwrap();
+        task.await.unwrap();
+        assert!(shared.rooms.roster("r").is_empty());
+    }
+}
