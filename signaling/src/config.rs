@@ -203,6 +203,17 @@ mod tests {
     }
 
     #[test]
+    fn sample_file_shows_the_defaults() {
+        let sample = include_str!("../signaling.sample.toml");
+        assert_eq!(SignalingConfig::from_toml(sample).unwrap(), SignalingConfig::default());
+        // The commented-out keys are real keys too.
+        let uncommented = sample.replace("# jwt_secret", "jwt_secret").replace("# public_url", "public_url");
+        let c = SignalingConfig::from_toml(&uncommented).unwrap();
+        c.validate().unwrap();
+        assert!(c.jwt_secret.is_some() && c.public_url.is_some());
+    }
+
+    #[test]
     fn toml_errors_name_the_key() {
         let (key, reason) = config_error(SignalingConfig::from_toml("listen = \"0.0.0.0:1\"\nmax_room_size = \"many\"\n"));
         assert_eq!(key, "max_room_size");
