@@ -27,6 +27,7 @@ pub mod endpoint;
 pub mod engine;
 pub mod error;
 pub mod focus_link;
+pub mod forwarding;
 pub mod http;
 pub mod metrics;
 pub mod rtcp;

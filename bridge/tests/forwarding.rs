@@ -324,3 +324,31 @@ fn garbage_datagrams_are_dropped_and_counted() {
     net.run(500);
     assert!(net.clients[1].got.values().map(Vec::len).sum::<usize>() > before + 10, "meeting goes on");
 }
+
+#[test]
+fn a_panic_in_one_endpoint_ends_only_that_endpoint() {
+    let mut net = Net::new();
+    net.join("r");
+    net.join("r");
+    net.join("r");
+    net.run(600);
+    let victim = net.clients[1].target();
+    let now = net.now;
+    net.engine.inject_panic(now, &victim);
+    let mut expired = Vec::new();
+    while let Some(ev) = net.engine.poll_event() {
+        match ev {
+            EndpointEvent::Expired { target, reason } => expired.push((target, reason)),
+            other => net.on_bridge_event(other),
+        }
+    }
+    assert_eq!(expired.len(), 1, "the panicking endpoint is ended with an event: {expired:?}");
+    assert_eq!(expired[0].0, victim);
+    assert!(expired[0].1.contains("internal error"), "{}", expired[0].1);
+    net.clients[1].rtc.disconnect();
+    let before = net.clients[0].got.get(&("p2".to_owned(), true)).map_or(0, Vec::len);
+    net.run(1000);
+    assert!(net.clients[0].got[&("p2".to_owned(), true)].len() > before + 20, "the others go on");
+    assert_eq!(net.metric("bridge_endpoints"), 2.0);
+    assert_eq!(net.metric("bridge_endpoint_failures_total"), 1.0);
+}

@@ -13,10 +13,12 @@ use std::time::Instant;
 
 use rand::distr::{Alphanumeric, SampleString};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
-use str0m::media::{Direction, MediaData, Mid};
+use str0m::media::{Direction, Mid};
 use str0m::{Candidate, IceCreds, Rtc, RtcError};
 
 use ponte_proto::link::EndpointRef;
+
+use crate::forwarding::frame::Frame;
 use ponte_proto::{MediaKind, TrackInfo};
 use tracks::{OutState, TrackIn, TrackKey, TrackOut};
 
@@ -30,6 +32,26 @@ pub enum EndpointError {
     NoPendingOffer,
     #[error("WebRTC: {0}")]
     Rtc(#[from] RtcError),
+    #[error(transparent)]
+    Panicked(#[from] Panicked),
+}
+
+/// A panic inside one endpoint's WebRTC stack, caught so the others keep running.
+#[derive(Debug, thiserror::Error)]
+#[error("panic in endpoint: {0}")]
+pub struct Panicked(pub String);
+
+/// Run `f`, turning a panic into an error. str0m documents a panic as a bug in itself and asks
+/// callers to contain it per `Rtc`; the endpoint that panicked is then ended, the rest go on.
+pub fn contain<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Panicked(msg)
+    })
 }
 
 /// What happened when a frame was handed to an outgoing track.
@@ -55,6 +77,8 @@ pub struct Endpoint {
     pending: Option<SdpPendingOffer>,
     pub tracks_in: Vec<TrackIn>,
     tracks_out: HashMap<TrackKey, TrackOut>,
+    /// Fault injection for tests: panic inside the next contained call.
+    pub(crate) fault: bool,
 }
 
 impl Endpoint {
@@ -85,6 +109,7 @@ impl Endpoint {
             pending: None,
             tracks_in: Vec::new(),
             tracks_out: HashMap::new(),
+            fault: false,
         }
     }
 
@@ -195,18 +220,18 @@ impl Endpoint {
     }
 
     /// Send a publisher's frame on the matching outgoing track, without copying the payload.
-    pub fn write(&mut self, source: TrackKey, data: &MediaData) -> Result<Written, RtcError> {
+    pub fn write(&mut self, source: TrackKey, frame: &Frame<'_>) -> Result<Written, RtcError> {
         let Some(t) = self.tracks_out.get_mut(&source) else { return Ok(Written::Skipped) };
         let OutState::Open(mid) = t.state else { return Ok(Written::Skipped) };
         if t.needs_keyframe {
-            if !data.is_keyframe() {
+            if !frame.keyframe {
                 return Ok(Written::AwaitingKeyframe);
             }
             t.needs_keyframe = false;
         }
         let Some(writer) = self.rtc.writer(mid) else { return Ok(Written::Skipped) };
-        let Some(pt) = writer.match_params(data.params) else { return Ok(Written::Skipped) };
-        writer.write(pt, data.network_time, data.time, data.data.clone())?;
+        let Some(pt) = writer.match_params(frame.params) else { return Ok(Written::Skipped) };
+        writer.write(pt, frame.network_time, frame.time, frame.data.clone())?;
         Ok(Written::Sent)
     }
 

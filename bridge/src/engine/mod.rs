@@ -16,7 +16,7 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use str0m::media::{KeyframeRequestKind, MediaData};
+use str0m::media::KeyframeRequestKind;
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Event, IceConnectionState, Input, Output};
 
@@ -25,7 +25,8 @@ use ponte_proto::MediaKind;
 
 use crate::conference::Conference;
 use crate::endpoint::tracks::TrackKey;
-use crate::endpoint::{Endpoint, Written};
+use crate::endpoint::{contain, Endpoint, Written};
+use crate::forwarding::frame::Frame;
 use crate::metrics::{BridgeMetrics, DropReason};
 use crate::socket::demux::{self, Kind};
 
@@ -46,6 +47,8 @@ pub struct Engine {
     work: Vec<u64>,
     /// str0m events of the endpoint being driven, handled once it is polled dry.
     rtc_events: Vec<Event>,
+    /// Endpoints whose WebRTC stack panicked; ended before control returns to the caller.
+    panicked: Vec<u64>,
 }
 
 impl Engine {
@@ -67,6 +70,7 @@ impl Engine {
             events: VecDeque::new(),
             work: Vec::new(),
             rtc_events: Vec::new(),
+            panicked: Vec::new(),
         }
     }
 
@@ -104,7 +108,7 @@ impl Engine {
             FocusToBridge::ExpireConference { conference } => {
                 let members = self.conferences.get(&conference).map(|c| c.members.clone()).unwrap_or_default();
                 for id in members {
-                    self.remove_endpoint(id, Some("conference expired"));
+                    self.remove_endpoint(id, Some(("conference_expired", "conference expired")));
                 }
             }
             FocusToBridge::Registered { .. } | FocusToBridge::Drain { .. } => {}
@@ -146,11 +150,15 @@ impl Engine {
             ep.addrs.push(source);
             self.by_addr.insert(source, id);
         }
-        if let Err(e) = ep.rtc.handle_input(input) {
+        match contain(|| ep.rtc.handle_input(input)) {
+            Ok(Ok(())) => {}
             // str0m reports per-packet trouble (SRTP auth, bad RTCP) as errors; one bad packet
             // must not end a session, so it is dropped and counted.
-            tracing::debug!(endpoint = %ep.target.endpoint, "datagram refused: {e}");
-            self.metrics.drop(DropReason::Rejected);
+            Ok(Err(e)) => {
+                tracing::debug!(endpoint = %ep.target.endpoint, "datagram refused: {e}");
+                self.metrics.drop(DropReason::Rejected);
+            }
+            Err(p) => self.contain_failed(id, p),
         }
         self.queue(id);
         self.run_work(now);
@@ -168,9 +176,13 @@ impl Engine {
                 continue; // superseded by a later poll
             }
             ep.scheduled = None;
-            if let Err(e) = ep.rtc.handle_input(Input::Timeout(now)) {
-                tracing::warn!(endpoint = %ep.target.endpoint, "timeout handling failed: {e}");
-                ep.rtc.disconnect();
+            match contain(|| ep.rtc.handle_input(Input::Timeout(now))) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(endpoint = %ep.target.endpoint, "timeout handling failed: {e}");
+                    ep.rtc.disconnect();
+                }
+                Err(p) => self.contain_failed(id, p),
             }
             self.queue(id);
         }
@@ -201,7 +213,7 @@ impl Engine {
             None => (self.create_endpoint(now, target.clone(), display_name), true),
         };
         let ep = self.endpoints.get_mut(&id).expect("just looked up or created");
-        match ep.accept_offer(sdp) {
+        match contain(|| ep.accept_offer(sdp)).unwrap_or_else(|p| Err(p.into())) {
             Ok(answer) => self.events.push_back(EndpointEvent::Answer { target, sdp: answer }),
             Err(e) => {
                 self.metrics.endpoint_failures.with_label_values(&["bad_offer"]).inc();
@@ -222,7 +234,7 @@ impl Engine {
             return;
         };
         let ep = self.endpoints.get_mut(&id).expect("by_ref holds live endpoints");
-        match ep.accept_answer(sdp) {
+        match contain(|| ep.accept_answer(sdp)).unwrap_or_else(|p| Err(p.into())) {
             Ok(opened) => {
                 for source in opened {
                     self.request_keyframe(source, now);
@@ -252,8 +264,9 @@ impl Engine {
         id
     }
 
-    /// Remove an endpoint; `reason` is Some when the bridge ends it on its own (the client is told).
-    fn remove_endpoint(&mut self, id: u64, reason: Option<&str>) {
+    /// Remove an endpoint; `reason` is Some when the bridge ends it on its own (the client is
+    /// told), with the metrics label and the words for the client.
+    fn remove_endpoint(&mut self, id: u64, reason: Option<(&'static str, &str)>) {
         let Some(mut ep) = self.endpoints.remove(&id) else { return };
         self.by_ref.remove(&ep.target);
         self.by_ufrag.remove(&ep.ufrag);
@@ -261,9 +274,9 @@ impl Engine {
             self.by_addr.remove(addr);
         }
         ep.rtc.disconnect();
-        tracing::info!(conference = %ep.target.conference, endpoint = %ep.target.endpoint, reason = reason.unwrap_or("left"), "endpoint removed");
-        if let Some(reason) = reason {
-            self.metrics.endpoint_failures.with_label_values(&["expired"]).inc();
+        tracing::info!(conference = %ep.target.conference, endpoint = %ep.target.endpoint, reason = reason.map_or("left", |r| r.1), "endpoint removed");
+        if let Some((label, reason)) = reason {
+            self.metrics.endpoint_failures.with_label_values(&[label]).inc();
             self.events.push_back(EndpointEvent::Expired { target: ep.target.clone(), reason: reason.to_owned() });
         }
         if let Some(conf) = self.conferences.get_mut(&ep.target.conference) {
@@ -294,35 +307,80 @@ impl Engine {
     }
 
     fn run_work(&mut self, now: Instant) {
-        while let Some(id) = self.work.pop() {
-            self.drive(id, now);
+        loop {
+            while let Some(id) = self.work.pop() {
+                self.drive(id, now);
+            }
+            let Some(id) = self.panicked.pop() else { break };
+            self.remove_endpoint(id, Some(("panic", "internal error in the media engine")));
+        }
+    }
+
+    /// A contained panic: the endpoint is ended once the current work is done.
+    fn contain_failed(&mut self, id: u64, p: crate::endpoint::Panicked) {
+        tracing::error!(endpoint = id, "{p}; ending this endpoint, the others go on");
+        if let Some(ep) = self.endpoints.get_mut(&id) {
+            // Whatever state the panic left behind must not be touched again.
+            ep.fault = false;
+        }
+        if !self.panicked.contains(&id) {
+            self.panicked.push(id);
+        }
+    }
+
+    /// Fault injection for tests: the endpoint's next poll panics inside the engine.
+    #[doc(hidden)]
+    pub fn inject_panic(&mut self, now: Instant, target: &EndpointRef) {
+        if let Some(ep) = self.by_ref.get(target).and_then(|id| self.endpoints.get_mut(id)) {
+            ep.fault = true;
+            let id = ep.id;
+            self.queue(id);
+            self.run_work(now);
         }
     }
 
     /// Negotiate if tracks changed, then poll the endpoint dry and act on its events.
     fn drive(&mut self, id: u64, now: Instant) {
-        let Some(ep) = self.endpoints.get_mut(&id) else { return };
-        if let Some((sdp, tracks)) = ep.negotiate() {
-            self.metrics.renegotiations.inc();
-            self.events.push_back(EndpointEvent::Offer { target: ep.target.clone(), sdp, tracks });
+        if self.panicked.contains(&id) {
+            return;
         }
-        loop {
-            match ep.rtc.poll_output() {
-                Ok(Output::Transmit(t)) => self.transmits.push_back(t),
-                Ok(Output::Timeout(t)) => {
-                    if ep.scheduled.is_none_or(|s| t < s) {
-                        ep.scheduled = Some(t);
-                        self.timers.push(Reverse((t, id)));
+        let Some(ep) = self.endpoints.get_mut(&id) else { return };
+        let (transmits, timers, rtc_events) = (&mut self.transmits, &mut self.timers, &mut self.rtc_events);
+        let polled = contain(|| {
+            if std::mem::take(&mut ep.fault) {
+                panic!("injected fault");
+            }
+            let offer = ep.negotiate();
+            loop {
+                match ep.rtc.poll_output() {
+                    Ok(Output::Transmit(t)) => transmits.push_back(t),
+                    Ok(Output::Timeout(t)) => {
+                        if ep.scheduled.is_none_or(|s| t < s) {
+                            ep.scheduled = Some(t);
+                            timers.push(Reverse((t, id)));
+                        }
+                        break;
                     }
-                    break;
-                }
-                Ok(Output::Event(e)) => self.rtc_events.push(e),
-                Err(e) => {
-                    tracing::warn!(endpoint = %ep.target.endpoint, "endpoint failed: {e}");
-                    ep.rtc.disconnect();
-                    break;
+                    Ok(Output::Event(e)) => rtc_events.push(e),
+                    Err(e) => {
+                        tracing::warn!(endpoint = %ep.target.endpoint, "endpoint failed: {e}");
+                        ep.rtc.disconnect();
+                        break;
+                    }
                 }
             }
+            offer
+        });
+        let offer = match polled {
+            Ok(offer) => offer,
+            Err(p) => {
+                self.rtc_events.clear();
+                return self.contain_failed(id, p);
+            }
+        };
+        if let Some((sdp, tracks)) = offer {
+            self.metrics.renegotiations.inc();
+            self.events.push_back(EndpointEvent::Offer { target: ep.target.clone(), sdp, tracks });
         }
         let alive = ep.rtc.is_alive();
         let events = std::mem::take(&mut self.rtc_events);
@@ -332,13 +390,13 @@ impl Engine {
         self.rtc_events = events;
         self.rtc_events.clear();
         if !alive {
-            self.remove_endpoint(id, Some("connection closed"));
+            self.remove_endpoint(id, Some(("closed", "connection closed")));
         }
     }
 
     fn on_rtc_event(&mut self, id: u64, now: Instant, event: &Event) {
         match event {
-            Event::MediaData(data) => self.forward(id, now, data),
+            Event::MediaData(data) => self.forward(TrackKey { endpoint: id, mid: data.mid }, now, &Frame::from_media(data)),
             Event::MediaAdded(added) if added.direction.is_receiving() => {
                 let kind = match added.kind {
                     str0m::media::MediaKind::Audio => MediaKind::Audio,
@@ -382,30 +440,34 @@ impl Engine {
     }
 
     /// The fan-out: one publisher's frame to every consumer of that track.
-    fn forward(&mut self, id: u64, now: Instant, data: &MediaData) {
-        let key = TrackKey { endpoint: id, mid: data.mid };
-        let Some(ep) = self.endpoints.get_mut(&id) else { return };
-        let is_keyframe = data.is_keyframe();
-        if let Some(t) = ep.track_in(data.mid) {
-            if is_keyframe {
+    fn forward(&mut self, key: TrackKey, now: Instant, frame: &Frame<'_>) {
+        let Some(ep) = self.endpoints.get_mut(&key.endpoint) else { return };
+        if let Some(t) = ep.track_in(key.mid) {
+            if frame.keyframe {
                 t.keyframes.keyframe_seen();
             }
         }
         let Some(conf) = self.conferences.get(&ep.target.conference) else { return };
-        let mut want_keyframe = !data.contiguous;
-        let forwarded = &self.metrics.frames_forwarded[usize::from(!data.params.spec().codec.is_audio())];
+        let mut want_keyframe = !frame.contiguous;
+        let forwarded = &self.metrics.frames_forwarded[usize::from(!frame.is_audio())];
         for c in conf.consumers(&key) {
             let Some(sub) = self.endpoints.get_mut(c) else { continue };
-            match sub.write(key, data) {
-                Ok(Written::Sent) => {
+            match contain(|| sub.write(key, frame)) {
+                Err(p) => {
+                    tracing::error!(endpoint = %sub.target.endpoint, "{p}; ending this endpoint, the others go on");
+                    if !self.panicked.contains(c) {
+                        self.panicked.push(*c);
+                    }
+                }
+                Ok(Ok(Written::Sent)) => {
                     forwarded.inc();
                     if !self.work.contains(c) {
                         self.work.push(*c);
                     }
                 }
-                Ok(Written::AwaitingKeyframe) => want_keyframe = true,
-                Ok(Written::Skipped) => {}
-                Err(e) => tracing::debug!(endpoint = %sub.target.endpoint, "write failed: {e}"),
+                Ok(Ok(Written::AwaitingKeyframe)) => want_keyframe = true,
+                Ok(Ok(Written::Skipped)) => {}
+                Ok(Err(e)) => tracing::debug!(endpoint = %sub.target.endpoint, "write failed: {e}"),
             }
         }
         if want_keyframe {
