@@ -149,7 +149,7 @@ pub struct SignalingArgs {
     /// HS256 secret; when set, joins need a token.
     #[arg(id = "signaling_jwt_secret", value_name = "SECRET", long = "jwt-secret", env = "PONTE_SIGNALING_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    /// The address users open, e.g. https://meet.example.org.
+    /// The address users open, e.g. `https://meet.example.org`.
     #[arg(id = "signaling_public_url", value_name = "URL", long = "public-url", env = "PONTE_SIGNALING_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Messages queued per client before a slow client is dropped [default: 256].

@@ -4,15 +4,15 @@
 //! clients and the focus, and serves the embedded web app.
 //!
 //! # How a message travels
-//! 1. Each WebSocket connection is one [`session`] task. It parses and validates each text
+//! 1. Each WebSocket connection is one `session` task. It parses and validates each text
 //!    frame; a bad one is answered with an `error` (code, message, field) and the connection
 //!    stays up.
-//! 2. `join` puts the participant in a [`room`]; the participant id doubles as its endpoint id
+//! 2. `join` puts the participant in a `room`; the participant id doubles as its endpoint id
 //!    on the bridge, and the room name as the conference id.
 //! 3. `offer`/`answer` go to the [`ponte_focus::Focus`], which places the room on a bridge and
 //!    forwards them.
 //! 4. What bridges say about endpoints comes back as one ordered stream of
-//!    [`ponte_proto::link::EndpointEvent`]s; the [`events`] pump routes each to its
+//!    [`ponte_proto::link::EndpointEvent`]s; the `events` pump routes each to its
 //!    participant's queue.
 //! 5. Roster changes, mute state and chat fan out to the room's queues; each session drains
 //!    its queue onto its socket. A client that stops reading is dropped, never waited for.
@@ -24,17 +24,17 @@
 //! bridges, its `/v1/...` operator API) answers every request that matches no signaling
 //! route, on the same listener, so bridges dial `ws://HOST:8080/v1/bridge-link`.
 
-pub mod auth;
+mod auth;
 pub mod config;
 pub mod error;
-pub mod events;
-pub mod http;
-pub mod metrics;
-pub mod rate_limit;
-pub mod room;
-pub mod service;
-pub mod session;
-pub mod web;
+mod events;
+mod http;
+mod metrics;
+mod rate_limit;
+mod room;
+mod service;
+mod session;
+mod web;
 
 pub use config::{SignalingArgs, SignalingConfig};
 pub use error::SignalingError;

@@ -175,6 +175,7 @@ impl Rooms {
     }
 
     /// The roster of a room, in join order.
+    #[cfg(test)]
     pub fn roster(&self, room: &str) -> Vec<Participant> {
         self.rooms.get(room).map(|r| r.members.iter().map(|m| m.info.clone()).collect()).unwrap_or_default()
     }
