@@ -85,7 +85,7 @@ $('rejoin').addEventListener('click', async () => {
   $('rejoin').disabled = true;
   const errors = await media.start();
   $('rejoin').disabled = false;
-  if (errors.length) toast(describeMediaErrors(errors), 'warn');
+  if (errors.length) toast(describeMediaErrors(errors, 'joined'), 'warn', 10000);
   join(lastJoin);
 });
 
@@ -103,7 +103,7 @@ async function directJoin() {
   const errors = await media.start();
   if (errors.length) {
     // Joining anyway is what a link promises; the meeting's buttons can retry the devices.
-    toast(`${describeMediaErrors(errors)} You joined without it for now.`, 'warn', 10000);
+    toast(describeMediaErrors(errors, 'joined'), 'warn', 10000);
   }
   join({ room: params.room, name: params.name.trim() });
 }

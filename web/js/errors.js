@@ -27,6 +27,8 @@ export function describeSessionError(err, { host = window.location.host, hasToke
       return `Can’t reach the meeting server at ${host}. Check your network connection.`;
     case 'disconnected':
       return 'The connection to the meeting server was lost.';
+    case 'media_lost':
+      return 'The audio and video connection was lost; the media server may have restarted.';
     case 'media_failed':
       return 'Audio and video could not connect. A firewall may be blocking UDP to the media server.';
     case 'negotiation_failed':
@@ -57,10 +59,12 @@ export function isUserFixable(err) {
 }
 
 /**
- * MediaErrors (one per kind that could not be captured) as one sentence.
+ * MediaErrors (one per kind that could not be captured) as words for the user.
+ * `where` says what the user can do next: 'lobby' (they may join without it), 'joined'
+ * (they already joined without it), 'meeting' (they pressed a button in the meeting).
  * Returns '' when there is nothing to say.
  */
-export function describeMediaErrors(errors) {
+export function describeMediaErrors(errors, where = 'lobby') {
   if (!errors.length) return '';
   const kinds = errors.map((e) => e.kind);
   const what =
@@ -69,20 +73,36 @@ export function describeMediaErrors(errors) {
       : kinds[0] === 'video'
         ? 'camera'
         : 'microphone';
-  const reason = errors[0].reason;
+  const [problem, remedy] = mediaProblem(errors[0].reason, what);
+  const next = {
+    lobby: `${remedy}, or join without it.`,
+    joined: `You joined without it. ${remedy}, then turn it on with the buttons below.`,
+    meeting: `${remedy}, then try again.`,
+  }[where];
+  return `${problem} ${next}`;
+}
+
+/** [what went wrong, what fixes it] for a getUserMedia error name. */
+function mediaProblem(reason, what) {
   switch (reason) {
     case 'NotAllowedError':
-      return `Access to your ${what} was refused. Allow it in the browser’s site settings (the icon left of the address), or join without it.`;
+      return [
+        `Access to your ${what} was refused.`,
+        'Allow it in the browser’s site settings (the icon left of the address)',
+      ];
     case 'NotFoundError':
     case 'OverconstrainedError':
-      return `No ${what} was found. Plug one in and try again, or join without it.`;
+      return [`No ${what} was found.`, 'Plug one in'];
     case 'NotReadableError':
     case 'AbortError':
-      return `Your ${what} is in use by another app or could not start. Close the other app and try again, or join without it.`;
+      return [`Your ${what} could not start; another app may be using it.`, 'Close the other app'];
     case 'SecurityError':
-      return `The browser only allows the ${what} on a secure page. Open this page over https:// (or on localhost).`;
+      return [
+        `The browser only allows the ${what} on a secure page.`,
+        'Open this page over https:// (or on localhost)',
+      ];
     default:
-      return `Could not start your ${what} (${reason}). You can join without it.`;
+      return [`Could not start your ${what} (${reason}).`, 'Check your device'];
   }
 }
 

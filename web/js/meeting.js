@@ -54,6 +54,8 @@ export class Meeting extends EventTarget {
     this.lastError = null;
     /** Whether any session got as far as `welcome`: a retry before that is not a "reconnect". */
     this.everJoined = false;
+    /** Set by a rejoin until its media connects, when we tell the user they are back. */
+    this.awaitingBack = false;
     /** Mute state as the server last heard it in this session; we only send changes. */
     this.sentMute = { audio: null, video: null };
 
@@ -102,6 +104,7 @@ export class Meeting extends EventTarget {
     this.session = s;
     const mine = (fn) => (ev) => this.session === s && fn(ev.detail);
     s.addEventListener('state', mine((st) => this.setConnState(st)));
+    s.addEventListener('welcome', mine((w) => this.applyWelcome(w)));
     s.addEventListener('message', mine((m) => this.onMessage(m)));
     s.addEventListener('remote', mine((r) => this.setRemote(r)));
     s.addEventListener('failed', mine((e) => this.established && this.onFailure(e)));
@@ -112,22 +115,17 @@ export class Meeting extends EventTarget {
     const audioMuted = this.audioMuted;
     const videoMuted = this.videoMuted;
     try {
-      const welcome = await s.start({ audioMuted, videoMuted });
+      await s.start({ audioMuted, videoMuted });
       if (this.session !== s) return;
       this.established = true;
       this.sentMute = { audio: audioMuted, video: videoMuted };
-      this.applyWelcome(welcome);
-      const wasReconnecting = this.everJoined;
+      // "Back" is announced, and the backoff reset, only once media flows (setConnState):
+      // a server that welcomes us and then cannot place the room must not be retried every second.
+      this.awaitingBack = this.everJoined;
       this.everJoined = true;
-      this.attempts = 0;
-      this.lastError = null;
       this.setPhase('joined');
       this.speaker.start();
       this.syncMute(); // the user may have toggled while we were joining
-      if (wasReconnecting) {
-        this.reconnects += 1;
-        this.emit('backagain');
-      }
     } catch (e) {
       if (this.session !== s) return;
       this.onFailure(e);
@@ -320,6 +318,15 @@ export class Meeting extends EventTarget {
   setConnState({ ws, ice, connection }) {
     if (ws === this.ws && ice === this.ice && connection === this.connection) return;
     Object.assign(this, { ws, ice, connection });
+    if (connection === 'connected' && this.phase === 'joined') {
+      this.attempts = 0;
+      this.lastError = null;
+      if (this.awaitingBack) {
+        this.awaitingBack = false;
+        this.reconnects += 1;
+        this.emit('backagain');
+      }
+    }
     this.emit('state');
   }
 

@@ -123,7 +123,7 @@ export class RoomView {
     for (const select of [$('settings-camera'), $('settings-mic')]) {
       select.addEventListener('change', async () => {
         const err = await this.media.useDevice(select.dataset.kind, select.value);
-        if (err) toast(describeMediaErrors([err]), 'error');
+        if (err) toast(describeMediaErrors([err], 'meeting'), 'error');
       });
     }
     document.addEventListener('keydown', (ev) => {
@@ -138,7 +138,7 @@ export class RoomView {
     if (!this.m) return;
     const on = kind === 'audio' ? this.m.audioMuted : !this.media.videoOn || !this.media.cameraTrack;
     const err = await this.m.setEnabled(kind, on);
-    if (err) toast(describeMediaErrors([err]), 'error');
+    if (err) toast(describeMediaErrors([err], 'meeting'), 'error');
     this.renderControls();
     this.renderLocal();
   }

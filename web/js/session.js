@@ -29,12 +29,13 @@ const FATAL_CODES = new Set([
   'ended',
 ]);
 
-/** A refusal from the server (an `error` message) or a failure of the session. */
+/** A refusal from the server (an `error` message) or a failure of the session. Our own codes:
+ * 'unreachable', 'disconnected', 'timeout', 'media_failed' (never connected), 'media_lost'. */
 export class SessionError extends Error {
   constructor(code, message, field) {
     super(message);
     this.name = 'SessionError';
-    /** A protocol ErrorCode, or one of ours: 'unreachable', 'disconnected', 'media_failed', 'timeout'. */
+    /** A protocol ErrorCode, or one of ours (see above). */
     this.code = code;
     this.field = field ?? null;
     this.retryable = !FATAL_CODES.has(code);
@@ -43,6 +44,7 @@ export class SessionError extends Error {
 
 /**
  * Events (CustomEvent):
+ * - `welcome`: the server's `welcome`, before any roster message that follows it.
  * - `message`: a roster/chat/mute/error message from the server, for the meeting to apply.
  * - `remote`: the live incoming tracks (see Peer).
  * - `state`: `{ ws, ice, connection }` whenever any of them changes.
@@ -60,9 +62,14 @@ export class Session extends EventTarget {
     this.over = false;
     this.mediaTimer = 0;
     this.graceTimer = 0;
+    /** Whether media ever connected: a failure after that is a loss, not a blocked path. */
+    this.wasConnected = false;
     /** Why the session failed, once it has. */
     this.failure = null;
     this.pendingWelcome = null;
+    this.welcomed = false;
+    /** Messages that arrived before `welcome`, replayed right after it. */
+    this.early = [];
     this.timers = new Set();
   }
 
@@ -161,16 +168,18 @@ export class Session extends EventTarget {
     const state = this.peer.pc.connectionState;
     this.emitState();
     if (state === 'connected') {
+      this.wasConnected = true;
       this.clear(this.mediaTimer);
       this.clear(this.graceTimer);
       this.graceTimer = 0;
     } else if (state === 'failed') {
-      this.fail(new SessionError('media_failed', 'the media connection failed'));
+      const code = this.wasConnected ? 'media_lost' : 'media_failed';
+      this.fail(new SessionError(code, 'the media connection failed'));
     } else if (state === 'disconnected' && !this.graceTimer) {
       this.graceTimer = this.after(DISCONNECTED_GRACE_MS, () => {
         this.graceTimer = 0;
         if (this.peer?.pc.connectionState !== 'connected') {
-          this.fail(new SessionError('media_failed', 'the media connection was lost'));
+          this.fail(new SessionError('media_lost', 'the media connection was lost'));
         }
       });
     }
@@ -179,6 +188,11 @@ export class Session extends EventTarget {
   onMessage(msg) {
     switch (msg.type) {
       case 'welcome':
+        // Dispatched here, synchronously, not when start() resolves: roster changes that
+        // arrive while we make our offer must land on top of this roster, not under it.
+        this.welcomed = true;
+        this.dispatch('welcome', msg);
+        this.early.splice(0).forEach((m) => this.dispatch('message', m));
         this.pendingWelcome?.resolve(msg);
         this.pendingWelcome = null;
         return;
@@ -204,7 +218,10 @@ export class Session extends EventTarget {
       case 'pong':
         return;
       default:
-        this.dispatch('message', msg);
+        // Nothing should precede `welcome`, but if a server ever lets a roster change
+        // overtake it, hold it until the roster it changes exists.
+        if (!this.welcomed) this.early.push(msg);
+        else this.dispatch('message', msg);
     }
   }
 
@@ -217,7 +234,9 @@ export class Session extends EventTarget {
       this.end();
       return;
     }
-    if (msg.code === 'negotiation_failed') {
+    // Our offer could not be placed or answered: this session will never carry media, so
+    // start over (the meeting backs off) instead of waiting for the media timeout.
+    if (msg.code === 'negotiation_failed' || msg.code === 'unavailable') {
       this.fail(err);
       return;
     }
