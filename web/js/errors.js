@@ -35,6 +35,8 @@ export function describeSessionError(err, { host = window.location.host, hasToke
       return 'Setting up audio and video failed.';
     case 'timeout':
       return 'The meeting server did not answer in time.';
+    case 'server_bye':
+      return `The server ended the session (${err.message}).`;
     case 'ended':
       return `The meeting ended: ${err.message}`;
     default:

@@ -6,7 +6,7 @@
 // "Reconnecting…" and starts a new one after a backoff; local media, the chat history and
 // the mute state carry over, the roster and remote tracks come fresh from the new session.
 
-import { Session } from './session.js';
+import { Session, SessionError } from './session.js';
 import { SpeakerDetector } from './speaker.js';
 
 /** Backoff between attempts; the last step repeats. Jittered so a room does not stampede back. */
@@ -108,7 +108,10 @@ export class Meeting extends EventTarget {
     s.addEventListener('message', mine((m) => this.onMessage(m)));
     s.addEventListener('remote', mine((r) => this.setRemote(r)));
     s.addEventListener('failed', mine((e) => this.established && this.onFailure(e)));
-    s.addEventListener('bye', mine((reason) => this.finish(reason || 'The meeting ended.', false)));
+    // The server says bye on its own only when it drops us (slow, idle) or shuts down: all
+    // passing, so we come back as after any other failure. After our own `leave` this
+    // session is no longer ours and the bye is not heard here.
+    s.addEventListener('bye', mine((reason) => this.onFailure(new SessionError('server_bye', reason || 'no reason given'))));
     this.established = false;
     if (this.phase !== 'reconnecting') this.setPhase('joining');
 
@@ -126,6 +129,7 @@ export class Meeting extends EventTarget {
       this.setPhase('joined');
       this.speaker.start();
       this.syncMute(); // the user may have toggled while we were joining
+      this.noteMediaUp();
     } catch (e) {
       if (this.session !== s) return;
       this.onFailure(e);
@@ -140,6 +144,7 @@ export class Meeting extends EventTarget {
     if (!err.retryable) {
       this.session?.end();
       this.session = null;
+      this.detach();
       this.setPhase('failed', { error: err });
       this.emit('fatal', err);
       return;
@@ -290,10 +295,15 @@ export class Meeting extends EventTarget {
     this.speaker.stop();
     this.setRemote([]);
     this.setConnState({ ws: 'closed', ice: 'closed', connection: 'closed' });
-    this.media.removeEventListener('trackchange', this.onTrackChange);
-    window.removeEventListener('online', this.onOnline);
+    this.detach();
     this.setPhase('ended');
     this.emit('ended', { reason, byUser });
+  }
+
+  /** A meeting that is over stops listening to the media and the network it shared. */
+  detach() {
+    this.media.removeEventListener('trackchange', this.onTrackChange);
+    window.removeEventListener('online', this.onOnline);
   }
 
   // ---- state ----
@@ -318,16 +328,20 @@ export class Meeting extends EventTarget {
   setConnState({ ws, ice, connection }) {
     if (ws === this.ws && ice === this.ice && connection === this.connection) return;
     Object.assign(this, { ws, ice, connection });
-    if (connection === 'connected' && this.phase === 'joined') {
-      this.attempts = 0;
-      this.lastError = null;
-      if (this.awaitingBack) {
-        this.awaitingBack = false;
-        this.reconnects += 1;
-        this.emit('backagain');
-      }
-    }
+    this.noteMediaUp();
     this.emit('state');
+  }
+
+  /** Media flows in a joined session: reset the backoff, and say we are back if we were away. */
+  noteMediaUp() {
+    if (this.connection !== 'connected' || this.phase !== 'joined') return;
+    this.attempts = 0;
+    this.lastError = null;
+    if (this.awaitingBack) {
+      this.awaitingBack = false;
+      this.reconnects += 1;
+      this.emit('backagain');
+    }
   }
 
   setPhase(phase, extra = {}) {

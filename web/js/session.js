@@ -30,7 +30,8 @@ const FATAL_CODES = new Set([
 ]);
 
 /** A refusal from the server (an `error` message) or a failure of the session. Our own codes:
- * 'unreachable', 'disconnected', 'timeout', 'media_failed' (never connected), 'media_lost'. */
+ * 'unreachable', 'disconnected', 'timeout', 'media_failed' (never connected), 'media_lost',
+ * 'server_bye' (an unasked `bye`), 'ended' (a `bye` instead of `welcome`). */
 export class SessionError extends Error {
   constructor(code, message, field) {
     super(message);
