@@ -17,5 +17,10 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 
+# The cross-service tests start the service binaries (ponte, bridge, focus, signaling,
+# loadtest) as child processes; `cargo test` alone builds only test targets.
+echo "==> cargo build --workspace --bins"
+cargo build --workspace --bins
+
 echo "==> cargo test --workspace"
 exec cargo test --workspace "$@"

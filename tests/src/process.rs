@@ -9,13 +9,13 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
-/// Path of a workspace binary (`ponte`, `bridge`, `focus`, `signaling`). `cargo test
-/// --workspace` builds them next to the test executables' `deps/` folder.
+/// Path of a workspace binary (`ponte`, `bridge`, `focus`, `signaling`, `loadtest`), built
+/// by `cargo build --workspace --bins` (scripts/test.sh does) next to the tests' `deps/`.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(|d| d.parent()).expect("target/<profile>/deps/..");
     let path = dir.join(name);
-    assert!(path.exists(), "{} is missing; run the tests with `cargo test --workspace`", path.display());
+    assert!(path.exists(), "{} is missing; run scripts/test.sh, or `cargo build --workspace --bins` first", path.display());
     path
 }
 
