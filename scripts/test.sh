@@ -13,8 +13,12 @@ done
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
+  log=$(mktemp)
+  if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$log" 2>&1; then
+    tail -n 40 "$log"
+    echo "scripts/test.sh: installing ${need[*]} failed (full log: $log)" >&2
+    exit 1
+  fi
 fi
 
 # The cross-service tests start the service binaries (ponte, bridge, focus, signaling,
