@@ -88,6 +88,11 @@ impl Stack {
         }
     }
 
+    /// `https` when signaling serves TLS.
+    pub fn scheme(&self) -> &'static str {
+        self.signaling.scheme()
+    }
+
     pub fn focus(&self) -> &Focus {
         &self.focus
     }

@@ -32,9 +32,9 @@ async fn main() -> anyhow::Result<()> {
     };
     let stack = Stack::bind(config).await?;
     let a = stack.addrs();
-    let port = a.signaling.port();
+    let (scheme, port) = (stack.scheme(), a.signaling.port());
     tracing::info!(
-        "Ponte is up: open http://localhost:{port}/ in a browser (focus {}, bridge http {}, media udp {})",
+        "Ponte is up: open {scheme}://localhost:{port}/ in a browser (focus {}, bridge http {}, media udp {})",
         a.focus, a.bridge_http, a.media
     );
     stack.run(shutdown_signal()).await?;

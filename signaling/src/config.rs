@@ -38,6 +38,11 @@ pub struct SignalingConfig {
     /// Messages queued for one client; a client that falls this far behind is dropped
     /// so that it never slows its room down.
     pub client_queue: usize,
+    /// PEM certificate chain: serve HTTPS/WSS. Browsers give pages the camera only on
+    /// localhost or over HTTPS. Needs `tls_key`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for SignalingConfig {
@@ -51,6 +56,8 @@ impl Default for SignalingConfig {
             jwt_secret: None,
             public_url: None,
             client_queue: 256,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -79,6 +86,12 @@ impl SignalingConfig {
         if a.public_url.is_some() {
             self.public_url = a.public_url;
         }
+        if a.tls_cert.is_some() {
+            self.tls_cert = a.tls_cert;
+        }
+        if a.tls_key.is_some() {
+            self.tls_key = a.tls_key;
+        }
     }
 
     /// Check values that types cannot express.
@@ -104,6 +117,11 @@ impl SignalingConfig {
         }
         if self.jwt_secret.as_ref().is_some_and(|s| s.is_empty()) {
             return bad("jwt_secret", "must not be empty (leave it out to accept joins without a token)".into());
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => return bad("tls_key", "is needed with tls_cert".into()),
+            (None, Some(_)) => return bad("tls_cert", "is needed with tls_key".into()),
+            _ => {}
         }
         if let Some(url) = &self.public_url {
             let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
@@ -155,6 +173,12 @@ pub struct SignalingArgs {
     /// Messages queued per client before a slow client is dropped [default: 256].
     #[arg(id = "signaling_client_queue", value_name = "N", long = "client-queue", env = "PONTE_SIGNALING_CLIENT_QUEUE")]
     pub client_queue: Option<usize>,
+    /// PEM certificate chain; serve HTTPS and WSS (needs --tls-key).
+    #[arg(id = "signaling_tls_cert", value_name = "FILE", long = "tls-cert", env = "PONTE_SIGNALING_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(id = "signaling_tls_key", value_name = "FILE", long = "tls-key", env = "PONTE_SIGNALING_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl SignalingArgs {

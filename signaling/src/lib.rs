@@ -34,6 +34,7 @@ mod rate_limit;
 mod room;
 mod service;
 mod session;
+mod tls;
 mod web;
 
 pub use config::{SignalingArgs, SignalingConfig};

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use axum::Router;
 use prometheus::Registry;
 use tokio::net::TcpListener;
@@ -81,6 +82,7 @@ impl Shared {
 /// A bound signaling service; [`Signaling::run`] serves it.
 pub struct Signaling {
     listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
     events: mpsc::Receiver<EndpointEvent>,
     app: Router,
@@ -103,18 +105,27 @@ impl Signaling {
         fallback: Option<Router>,
     ) -> Result<Self, SignalingError> {
         let listen = config.listen;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
+            _ => None,
+        };
         let shared = Shared::new(config, focus, registry)?;
         let listener = TcpListener::bind(listen).await.map_err(|source| SignalingError::Bind { addr: listen, source })?;
         let mut app = http::router(shared.clone());
         if let Some(fallback) = fallback {
             app = app.fallback_service(fallback);
         }
-        Ok(Self { listener, shared, events, app })
+        Ok(Self { listener, tls, shared, events, app })
     }
 
     /// The bound address (with the real port when the config asked for port 0).
     pub fn addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// `https` when serving TLS, else `http` (`wss`/`ws` for the WebSocket).
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 
     /// The registry holding signaling's metrics.
@@ -125,20 +136,31 @@ impl Signaling {
     /// Serve until `shutdown` resolves; then tell every client `bye` and wait (briefly) for
     /// their sessions to end, which frees their bridge endpoints.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), SignalingError> {
-        let Signaling { listener, shared, events, app } = self;
+        let Signaling { listener, tls, shared, events, app } = self;
         let pump = tokio::spawn(events::pump(events, shared.clone()));
         shared.ready.store(true, Ordering::Relaxed);
         let addr = listener.local_addr()?;
-        tracing::info!(%addr, public_url = shared.config.public_url.as_deref().unwrap_or("-"), "signaling serving");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, scheme, public_url = shared.config.public_url.as_deref().unwrap_or("-"), "signaling serving");
         let stopping = shared.clone();
+        let stop = async move {
+            shutdown.await;
+            stopping.ready.store(false, Ordering::Relaxed);
+            stopping.stop.send_replace(true);
+        };
         // Connect info lets a fallback router (the focus's link) log its peers.
-        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                stopping.ready.store(false, Ordering::Relaxed);
-                stopping.stop.send_replace(true);
-            })
-            .await;
+        let served = match tls {
+            None => axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(stop)
+                .await,
+            Some(acceptor) => {
+                // `tap_io` gives any listener whose address is a SocketAddr the connect info.
+                let listener = crate::tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+        };
         shared.ready.store(false, Ordering::Relaxed);
         shared.stop.send_replace(true);
         let mut sessions = shared.sessions.subscribe();
