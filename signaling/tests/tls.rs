@@ -1,8 +1,6 @@
 //! HTTPS and WSS on the signaling listener with a certificate from files, as an operator
 //! without a reverse proxy runs it; and clear start-up errors for bad certificate settings.
 
-mod common;
-
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
