@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Packages the cross-service tests drive: real Chromium (browser tests), real ffmpeg (ingest).
+# Packages the cross-service tests drive: real Chromium and Firefox ESR (browser tests, driven over
+# the DevTools protocol and WebDriver BiDi; chromium-driver is there for WebDriver-based tools), real
+# ffmpeg (ingest).
 need=()
-for pkg in chromium chromium-driver ffmpeg; do
+for pkg in chromium chromium-driver firefox-esr ffmpeg; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

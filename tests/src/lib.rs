@@ -9,6 +9,8 @@
 //!
 //! One scenario per file under `tests/`.
 
+pub mod browser;
+pub mod meeting_page;
 pub mod process;
 pub mod scrape;
 pub mod stack;
