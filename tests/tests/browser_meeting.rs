@@ -35,6 +35,8 @@ async fn run() {
             let audio = from("audio").unwrap_or_else(|| panic!("{}: no audio stream from {other}: {inbound:?}", page.name));
             assert!(audio.audio_energy > 0.0, "{}: the audio from {other} is not silence: {audio:?}", page.name);
         }
+        let indicator = page.eval("document.querySelector('#conn-state').dataset.state").await;
+        assert_eq!(indicator, "connected", "{}: the connection indicator says connected", page.name);
         // Every tile is there, with its name.
         let tiles = page.eval("document.querySelectorAll('.tile[data-participant-id]').length").await;
         assert_eq!(tiles, 3, "{}: one tile per participant", page.name);

@@ -1,6 +1,8 @@
-//! In three Chromium pages: a participant mutes its microphone and stops its camera → the
-//! others' participant lists show it (and unmuting shows again); a chat message reaches the
-//! others; one leaves → its tile and list entry are gone from the others within seconds.
+//! The meeting's controls, in three Chromium pages: a participant mutes its microphone and
+//! stops its camera → the others' participant lists show it (and unmuting shows again); with
+//! the others muted, the one who still sends sound is highlighted as the speaker; a screen
+//! share replaces the camera without interrupting the others' video; a chat message reaches
+//! the others; one leaves → its tile and list entry are gone from the others within seconds.
 
 use std::time::Duration;
 
@@ -45,6 +47,23 @@ async fn run() {
         let unmuted = format!("!!document.querySelector({})", entry(&ada_id, "audio-muted", "false"));
         p.wait(&unmuted, SOON, "Ada's microphone shows on again").await;
     }
+
+    // Only Ada's microphone is open now: she is the one the others see speaking.
+    bo.click("#mute-audio").await;
+    cy.click("#mute-audio").await;
+    for p in [&bo, &cy] {
+        let ring = format!("!!document.querySelector({})", js_string(&format!(".tile[data-participant-id=\"{ada_id}\"][data-speaking=\"true\"]")));
+        p.wait(&ring, SOON, "Ada's tile is highlighted as the speaker").await;
+    }
+
+    // Sharing swaps what Ada's video sender carries; the others keep decoding her video.
+    ada.click("#mute-video").await; // the camera back on first: sharing is video either way
+    ada.click("#share").await;
+    ada.wait("window.ponte.state().sharing && document.querySelector('#share').getAttribute('aria-pressed') === 'true'", SOON, "Ada shares").await;
+    bo.wait_media_from(std::slice::from_ref(&ada_id), Duration::from_secs(10)).await;
+    ada.click("#share").await;
+    ada.wait("!window.ponte.state().sharing", SOON, "Ada stops sharing").await;
+    bo.wait_media_from(std::slice::from_ref(&ada_id), Duration::from_secs(10)).await;
 
     let text = "hello from Ada ✓";
     ada.send_chat(text).await;

@@ -77,7 +77,8 @@ pub async fn navigate(rpc: &Rpc, session: &str, url: &str) -> Result<(), Browser
 
 /// Evaluate an expression that yields a string (the JSON of the caller's value).
 pub async fn evaluate(rpc: &Rpc, session: &str, expression: &str) -> Result<String, BrowserError> {
-    let params = json!({ "expression": expression, "awaitPromise": true, "returnByValue": true });
+    // As if the user had just clicked: APIs such as getDisplayMedia need that.
+    let params = json!({ "expression": expression, "awaitPromise": true, "returnByValue": true, "userGesture": true });
     let r = rpc.call("Runtime.evaluate", params, Some(session)).await?;
     if let Some(ex) = r.get("exceptionDetails") {
         let what = ex["exception"]["description"].as_str().or(ex["text"].as_str()).unwrap_or("an exception");
