@@ -69,6 +69,11 @@ impl Service {
         }
     }
 
+    /// SIGKILL, as a crash or the OOM killer would: no goodbye to anyone. Waits for the exit.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+
     /// SIGTERM, then wait for the exit status (killed after `timeout`).
     pub async fn terminate(mut self, timeout: Duration) -> std::process::ExitStatus {
         if let Some(pid) = self.child.id() {
