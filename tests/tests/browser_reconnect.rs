@@ -1,6 +1,7 @@
 //! The server closes the pages' WebSockets (the stack shuts down, saying `bye`, and comes back
-//! on the same address): each page says it is reconnecting, rejoins by itself with a new
-//! participant id, and media flows again between the pages.
+//! on the same address): each page — one in Chromium, one in Firefox ESR — says it is
+//! reconnecting, rejoins by itself with a new participant id, and media flows again between
+//! the pages.
 
 use std::time::Duration;
 
@@ -17,9 +18,10 @@ async fn pages_reconnect_after_the_server_closes_their_websockets() {
 async fn run() {
     let first = stack::start().await;
     let base = first.http_url();
-    let browser = Browser::launch(Engine::Chromium).await.expect("chromium starts");
-    let ada = MeetingPage::join(&browser, &base, "resilient", "Ada").await;
-    let bo = MeetingPage::join(&browser, &base, "resilient", "Bo").await;
+    let (chromium, firefox) = tokio::join!(Browser::launch(Engine::Chromium), Browser::launch(Engine::Firefox));
+    let (chromium, firefox) = (chromium.expect("chromium starts"), firefox.expect("firefox starts"));
+    let ada = MeetingPage::join(&chromium, &base, "resilient", "Ada").await;
+    let bo = MeetingPage::join(&firefox, &base, "resilient", "Bo").await;
     let (ada_before, bo_before) = (ada.participant_id().await, bo.participant_id().await);
     ada.wait_media_from(std::slice::from_ref(&bo_before), Duration::from_secs(15)).await;
 
@@ -54,6 +56,7 @@ async fn run() {
         p.wait("document.querySelectorAll('#participants li').length === 2", Duration::from_secs(5), "a fresh list of two").await;
     }
 
-    browser.close().await;
+    firefox.close().await;
+    chromium.close().await;
     second.shutdown().await.expect("clean stop");
 }
