@@ -1,4 +1,4 @@
-//! The meeting's controls, in three Chromium pages: a participant mutes its microphone and
+//! The meeting's controls, in two Chromium pages and one Firefox ESR page (Cy): a participant mutes its microphone and
 //! stops its camera → the others' participant lists show it (and unmuting shows again); with
 //! the others muted, the one who still sends sound is highlighted as the speaker; a screen
 //! share replaces the camera without interrupting the others' video; a chat message reaches
@@ -24,10 +24,11 @@ fn entry(id: &str, attr: &str, value: &str) -> String {
 
 async fn run() {
     let stack = stack::start().await;
-    let browser = Browser::launch(Engine::Chromium).await.expect("chromium starts");
+    let (browser, firefox) = tokio::join!(Browser::launch(Engine::Chromium), Browser::launch(Engine::Firefox));
+    let (browser, firefox) = (browser.expect("chromium starts"), firefox.expect("firefox starts"));
     let ada = MeetingPage::join(&browser, &stack.http_url(), "daily", "Ada").await;
     let bo = MeetingPage::join(&browser, &stack.http_url(), "daily", "Bo").await;
-    let cy = MeetingPage::join(&browser, &stack.http_url(), "daily", "Cy").await;
+    let cy = MeetingPage::join(&firefox, &stack.http_url(), "daily", "Cy").await;
     let (ada_id, cy_id) = (ada.participant_id().await, cy.participant_id().await);
     for p in [&ada, &bo, &cy] {
         p.wait("document.querySelectorAll('#participants li').length === 3", SOON, "three in the list").await;
@@ -87,6 +88,7 @@ async fn run() {
         p.wait("window.ponte.state().remote.length === 2", SOON, "only one other's audio and video remain").await;
     }
 
+    firefox.close().await;
     browser.close().await;
     stack.shutdown().await.expect("clean stop");
 }
