@@ -131,8 +131,11 @@ impl MeetingPage {
         assert_eq!(clicked, Value::Bool(true), "{}: nothing to click at {selector}", self.name);
     }
 
-    /// Type `text` into the chat box and press Send.
+    /// Open the chat panel (as a person would), type `text` and press Send.
     pub async fn send_chat(&self, text: &str) {
+        if self.eval("document.querySelector('#panel-chat').hidden").await == Value::Bool(true) {
+            self.click("#toggle-chat").await;
+        }
         let js = format!("(() => {{ document.querySelector('#chat-input').value = {}; return true; }})()", js_string(text));
         self.eval(&js).await;
         self.click("#chat-send").await;

@@ -87,6 +87,15 @@ async fn run() {
         p.wait(&listed, SOON, "Cy is gone from the list").await;
         p.wait("window.ponte.state().remote.length === 2", SOON, "only one other's audio and video remain").await;
     }
+    // Ada's chat panel is open: the "Cy left" notice must not cover where she types.
+    let covered = r#"(() => {
+      const form = document.querySelector('#chat-form').getBoundingClientRect();
+      const toasts = [...document.querySelectorAll('#toasts .toast')].map((t) => t.getBoundingClientRect());
+      const overlaps = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+      return { toasts: toasts.length, covered: toasts.some((t) => overlaps(t, form)) };
+    })()"#;
+    let seen = ada.eval(covered).await;
+    assert!(seen["toasts"].as_u64() >= Some(1) && seen["covered"] == false, "a notice shows, beside the chat input: {seen}");
 
     firefox.close().await;
     browser.close().await;
