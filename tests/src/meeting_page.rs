@@ -80,6 +80,17 @@ impl MeetingPage {
         v.as_str().unwrap_or_else(|| panic!("{}: no participant id: {v}", self.name)).to_owned()
     }
 
+    /// The participant id of whoever this page lists as `display_name`, once it does (for
+    /// publishers that did not join through a test handle, such as an ingest stream).
+    pub async fn id_of(&self, display_name: &str, timeout: Duration) -> String {
+        let js = format!(
+            "window.ponte.state().roster.find((p) => p.display_name === {})?.id",
+            js_string(display_name)
+        );
+        let v = self.wait(&js, timeout, &format!("{display_name:?} is in the room")).await;
+        v.as_str().unwrap_or_default().to_owned()
+    }
+
     pub async fn inbound(&self) -> Vec<Inbound> {
         let v = self.eval(INBOUND_JS).await;
         serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{}: inbound stats {v}: {e}", self.name))

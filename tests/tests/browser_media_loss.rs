@@ -24,10 +24,12 @@ async fn pages_rejoin_on_another_bridge_when_theirs_stops() {
 
 /// A bridge on loopback linked in-process to `focus`; send on the returned channel to stop it.
 async fn start_bridge(focus: &Focus) -> (String, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let mut config = BridgeConfig::default();
-    config.http_listen = "127.0.0.1:0".parse().unwrap();
-    config.bind_ip = "127.0.0.1".parse().unwrap();
-    config.media_port = 0;
+    let config = BridgeConfig {
+        http_listen: "127.0.0.1:0".parse().unwrap(),
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        media_port: 0,
+        ..BridgeConfig::default()
+    };
     let id = config.bridge_id.clone();
     let bridge = Bridge::bind(config, Registry::new()).await.expect("the bridge binds");
     let (to_focus, from_focus) = focus.connect_local();
@@ -48,8 +50,7 @@ async fn run() {
     ponte_tests::init_tracing();
     ponte_bridge::init_crypto();
     let (focus, events) = Focus::new(FocusConfig::default(), Registry::new());
-    let mut config = SignalingConfig::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
+    let config = SignalingConfig { listen: "127.0.0.1:0".parse().unwrap(), ..SignalingConfig::default() };
     let signaling = Signaling::bind(config, focus.clone(), events).await.expect("signaling binds");
     let base = format!("http://{}", signaling.addr());
     let (stop_signaling, signaling_stopped) = oneshot::channel::<()>();
@@ -60,7 +61,7 @@ async fn run() {
     let ada = MeetingPage::join(&browser, &base, "failover", "Ada").await;
     let bo = MeetingPage::join(&browser, &base, "failover", "Bo").await;
     let bo_before = bo.participant_id().await;
-    ada.wait_media_from(&[bo_before.clone()], Duration::from_secs(15)).await;
+    ada.wait_media_from(std::slice::from_ref(&bo_before), Duration::from_secs(15)).await;
 
     let (second, stop_second, second_task) = start_bridge(&focus).await;
     stop_first.send(()).expect("the first bridge runs");

@@ -9,7 +9,7 @@
 //! use ponte_tests::browser::{Browser, Engine};
 //! let browser = Browser::launch(Engine::Chromium).await?;
 //! let page = browser.open("http://127.0.0.1:8080/standup?name=Ada").await?;
-//! let joined = page.eval("window.ponte.state().connected").await?;
+//! page.wait_for("window.ponte.state().connected", std::time::Duration::from_secs(20)).await?;
 //! page.screenshot("target/screenshots/standup.png").await?;
 //! browser.close().await;
 //! # Ok(()) }
@@ -229,6 +229,7 @@ pub struct Page {
 }
 
 impl Page {
+    /// Load `url` and wait until its document is complete (`about:blank` is never "loaded").
     pub async fn goto(&self, url: &str) -> Result<(), BrowserError> {
         match self.engine {
             Engine::Chromium => chromium::navigate(&self.rpc, &self.id, url).await?,
