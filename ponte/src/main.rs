@@ -1,6 +1,8 @@
 //! `ponte`: signaling + focus + one bridge + the web app, in one process.
 
-use clap::Parser;
+mod token;
+
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use ponte::{Stack, StackConfig};
@@ -11,6 +13,8 @@ use ponte_signaling::SignalingArgs;
 #[derive(Parser)]
 #[command(name = "ponte", version, about = "Ponte on one machine: signaling (8080), focus (8888), one bridge (UDP 10000, HTTP 8081)")]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
     #[command(flatten)]
     signaling: SignalingArgs,
     #[command(flatten)]
@@ -19,12 +23,26 @@ struct Cli {
     bridge: BridgeArgs,
 }
 
+#[derive(Subcommand)]
+enum Command {
+    /// Mint a join token for a server started with a jwt_secret; prints it.
+    Token(token::TokenArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Token(args)) => args.run(),
+        None => serve(cli),
+    }
+}
+
+/// Plain `ponte`: run the stack until Ctrl-C or SIGTERM.
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn serve(cli: Cli) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,str0m=warn")))
         .init();
-    let cli = Cli::parse();
     let config = StackConfig {
         signaling: cli.signaling.load()?,
         focus: cli.focus.load()?,

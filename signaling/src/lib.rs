@@ -37,6 +37,7 @@ mod session;
 mod tls;
 mod web;
 
+pub use auth::{mint_token, Claims, ANY_ROOM};
 pub use config::{SignalingArgs, SignalingConfig};
 pub use error::SignalingError;
 pub use service::Signaling;

@@ -142,6 +142,11 @@ impl Signaling {
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(%addr, scheme, public_url = shared.config.public_url.as_deref().unwrap_or("-"), "signaling serving");
+        if shared.tokens.is_none() {
+            tracing::info!("no jwt_secret set: anonymous joins are allowed (anyone who can reach this server can join any room)");
+        } else {
+            tracing::info!("joins need a token signed with the jwt_secret (mint one with `ponte token`)");
+        }
         let stopping = shared.clone();
         let stop = async move {
             shutdown.await;

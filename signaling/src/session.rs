@@ -225,9 +225,12 @@ where
         audio_muted: bool,
         video_muted: bool,
     ) -> Result<ServerMessage, SignalError> {
-        if let Some(verifier) = &self.shared.tokens {
-            verifier.verify(token, &room)?;
-        }
+        let claims = match &self.shared.tokens {
+            Some(verifier) => Some(verifier.verify(token, &room)?),
+            None => None,
+        };
+        // A token that names its bearer decides the display name.
+        let display_name = claims.as_ref().and_then(|c| c.name.as_deref()).unwrap_or(display_name);
         let display_name = DisplayName::parse(display_name)
             .map_err(|e| SignalError::field(ErrorCode::InvalidField, "display_name", format!("`display_name` {e}")))?
             .as_str()
@@ -237,7 +240,8 @@ where
         let joined = self.shared.rooms.join(&room, arrival).map_err(|RoomError::Full { max }| {
             SignalError::field(ErrorCode::RoomFull, "room", format!("room {room:?} is full ({max} participants)"))
         })?;
-        tracing::info!(room = %room, participant = %joined.participant_id, "joined");
+        let moderator = claims.is_some_and(|c| c.moderator);
+        tracing::info!(room = %room, participant = %joined.participant_id, moderator, "joined");
         let welcome = ServerMessage::Welcome {
             version: PROTOCOL_VERSION,
             participant_id: joined.participant_id.clone(),
