@@ -35,6 +35,10 @@ pub struct BridgeConfig {
     pub stats_interval: Duration,
     /// Endpoints at which the bridge reports stress 1.0.
     pub max_endpoints: u32,
+    /// Conferences this bridge hosts at most; an offer for one more is refused.
+    pub max_conferences: u32,
+    /// Endpoints still in their ICE/DTLS handshake at most; an offer for one more is refused.
+    pub max_pending_endpoints: u32,
     /// Shortest gap between two key-frame requests sent to one publisher's track.
     #[serde(with = "humantime_millis")]
     pub keyframe_request_interval: Duration,
@@ -53,6 +57,8 @@ impl Default for BridgeConfig {
             secret: None,
             stats_interval: Duration::from_secs(2),
             max_endpoints: 500,
+            max_conferences: 1000,
+            max_pending_endpoints: 200,
             keyframe_request_interval: Duration::from_millis(300),
         }
     }
@@ -96,6 +102,12 @@ impl BridgeConfig {
         if let Some(v) = args.max_endpoints {
             self.max_endpoints = v;
         }
+        if let Some(v) = args.max_conferences {
+            self.max_conferences = v;
+        }
+        if let Some(v) = args.max_pending_endpoints {
+            self.max_pending_endpoints = v;
+        }
     }
 
     /// Check values that types cannot express.
@@ -111,6 +123,12 @@ impl BridgeConfig {
         }
         if self.max_endpoints == 0 {
             return bad("max_endpoints", "must be at least 1");
+        }
+        if self.max_conferences == 0 {
+            return bad("max_conferences", "must be at least 1");
+        }
+        if self.max_pending_endpoints == 0 {
+            return bad("max_pending_endpoints", "must be at least 1");
         }
         if self.stats_interval.is_zero() {
             return bad("stats_interval", "must be longer than zero");
@@ -155,6 +173,12 @@ pub struct BridgeArgs {
     /// Endpoints at which the bridge reports full stress [default: 500].
     #[arg(id = "bridge_max_endpoints", long, env = "PONTE_BRIDGE_MAX_ENDPOINTS")]
     pub max_endpoints: Option<u32>,
+    /// Conferences this bridge hosts at most [default: 1000].
+    #[arg(id = "bridge_max_conferences", long, env = "PONTE_BRIDGE_MAX_CONFERENCES")]
+    pub max_conferences: Option<u32>,
+    /// Endpoints in their ICE/DTLS handshake at most [default: 200].
+    #[arg(id = "bridge_max_pending_endpoints", long, env = "PONTE_BRIDGE_MAX_PENDING_ENDPOINTS")]
+    pub max_pending_endpoints: Option<u32>,
 }
 
 impl BridgeArgs {

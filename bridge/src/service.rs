@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use ponte_proto::link::{BridgeStats, BridgeToFocus, FocusToBridge, Registration, LINK_VERSION};
 
 use crate::config::BridgeConfig;
-use crate::engine::Engine;
+use crate::engine::{Engine, Limits};
 use crate::error::BridgeError;
 use crate::focus_link::LinkEnds;
 use crate::http::{self, HttpState};
@@ -45,6 +45,8 @@ impl Bridge {
             .await
             .map_err(|source| BridgeError::Bind { what: "HTTP listener", addr: config.http_listen, source })?;
         let metrics = BridgeMetrics::new(&registry)?;
+        // process_resident_memory_bytes, process_open_fds, …: what a soak run watches.
+        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         let http_state = HttpState {
             registry,
             ready: Arc::new(AtomicBool::new(false)),
@@ -97,6 +99,7 @@ impl Bridge {
         tracing::info!(bridge = %config.bridge_id, media = ?candidates, "bridge running");
 
         let mut engine = Engine::new(candidates, config.keyframe_request_interval, metrics.clone());
+        engine.set_limits(Limits::from(&config));
         let mut load = LoadMeter::new(&metrics, config.max_endpoints);
         let mut stats_tick = tokio::time::interval(config.stats_interval);
         let mut draining = false;

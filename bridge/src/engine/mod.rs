@@ -30,6 +30,9 @@ use crate::forwarding::frame::Frame;
 use crate::metrics::{BridgeMetrics, DropReason};
 use crate::socket::demux::{self, Kind};
 
+mod limits;
+pub use limits::Limits;
+
 pub struct Engine {
     candidates: Vec<SocketAddr>,
     keyframe_interval: Duration,
@@ -49,6 +52,7 @@ pub struct Engine {
     rtc_events: Vec<Event>,
     /// Endpoints whose WebRTC stack panicked; ended before control returns to the caller.
     panicked: Vec<u64>,
+    limits: Limits,
 }
 
 impl Engine {
@@ -71,6 +75,7 @@ impl Engine {
             work: Vec::new(),
             rtc_events: Vec::new(),
             panicked: Vec::new(),
+            limits: Limits::default(),
         }
     }
 
@@ -210,7 +215,12 @@ impl Engine {
     fn on_offer(&mut self, now: Instant, target: EndpointRef, sdp: &str, display_name: String) {
         let (id, created) = match self.by_ref.get(&target) {
             Some(id) => (*id, false),
-            None => (self.create_endpoint(now, target.clone(), display_name), true),
+            None => {
+                if let Err(refusal) = self.admit(&target) {
+                    return self.refuse(target, refusal);
+                }
+                (self.create_endpoint(now, target.clone(), display_name), true)
+            }
         };
         let ep = self.endpoints.get_mut(&id).expect("just looked up or created");
         match contain(|| ep.accept_offer(sdp)).unwrap_or_else(|p| Err(p.into())) {
