@@ -29,4 +29,11 @@ echo "==> cargo build --workspace --bins"
 cargo build --workspace --bins
 
 echo "==> cargo test --workspace"
-exec cargo test --workspace "$@"
+cargo test --workspace "$@"
+
+# Fuzz targets (fuzz/, a workspace of its own sharing target/): replay the committed corpus,
+# then mutate it at random for a few seconds per target. Skipped when running selected tests.
+if [ $# -eq 0 ]; then
+  echo "==> fuzz: corpus + ${PONTE_FUZZ_SECS:-3} s of mutation per target"
+  PONTE_FUZZ_SECS="${PONTE_FUZZ_SECS:-3}" cargo test --manifest-path fuzz/Cargo.toml --target-dir target
+fi
