@@ -28,6 +28,7 @@ pub mod engine;
 pub mod error;
 pub mod focus_link;
 pub mod forwarding;
+pub mod ingest;
 pub mod http;
 pub mod metrics;
 pub mod rtcp;

@@ -1,0 +1,86 @@
+//! The `[ingest]` section of the bridge config.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::keys::RoomKey;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// SRT listener (UDP); every caller shares the one port.
+    pub srt_enabled: bool,
+    pub srt_listen: SocketAddr,
+    /// SRT receive latency in milliseconds: how long SRT may spend recovering lost packets.
+    pub srt_latency_ms: u64,
+    /// RTMP listener (TCP).
+    pub rtmp_enabled: bool,
+    pub rtmp_listen: SocketAddr,
+    /// Room → stream key (and optional SRT passphrase, display name).
+    pub keys: HashMap<String, RoomKey>,
+    /// Addresses told to the focus and to refused encoders, e.g. `srt://media.example.org:9000`.
+    /// Empty: derived from the listeners.
+    pub public_addrs: Vec<String>,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            srt_enabled: true,
+            srt_listen: SocketAddr::from(([0, 0, 0, 0], 9000)),
+            srt_latency_ms: 120,
+            rtmp_enabled: true,
+            rtmp_listen: SocketAddr::from(([0, 0, 0, 0], 1935)),
+            keys: HashMap::new(),
+            public_addrs: Vec::new(),
+        }
+    }
+}
+
+impl IngestConfig {
+    pub fn srt_latency(&self) -> Duration {
+        Duration::from_millis(self.srt_latency_ms)
+    }
+
+    /// Errors name the key: `(key, reason)`.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        if self.srt_latency_ms > 10_000 {
+            return Err(("ingest.srt_latency_ms".into(), "must be at most 10000".into()));
+        }
+        for (room, k) in &self.keys {
+            let key = |field: &str| format!("ingest.keys.{room}.{field}");
+            if room.is_empty() || room.len() > 128 || room.contains(['/', '?', ' ']) {
+                return Err((format!("ingest.keys.{room}"), "room names are 1 to 128 characters without '/', '?' or spaces".into()));
+            }
+            if k.key.len() < 8 || k.key.len() > 128 || k.key.contains(['/', '?', '&', ' ', ',']) {
+                return Err((key("key"), "must be 8 to 128 characters without '/', '?', '&', ',' or spaces".into()));
+            }
+            if let Some(p) = &k.passphrase {
+                if !(10..=79).contains(&p.len()) {
+                    return Err((key("passphrase"), "SRT passphrases are 10 to 79 characters".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_key() {
+        let mut c = IngestConfig::default();
+        c.keys.insert("town".into(), RoomKey { key: "short".into(), passphrase: None, name: None, enabled: true });
+        assert_eq!(c.validate().unwrap_err().0, "ingest.keys.town.key");
+        c.keys.get_mut("town").unwrap().key = "long-enough".into();
+        c.keys.get_mut("town").unwrap().passphrase = Some("tiny".into());
+        assert_eq!(c.validate().unwrap_err().0, "ingest.keys.town.passphrase");
+        c.keys.get_mut("town").unwrap().passphrase = None;
+        assert!(c.validate().is_ok());
+    }
+}
