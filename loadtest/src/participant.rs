@@ -50,6 +50,9 @@ pub struct ParticipantOptions {
     pub sender_tag: Option<u32>,
     /// Limit for connect + `welcome`.
     pub join_timeout: Duration,
+    /// Send every datagram here instead of to the bridge's candidate (a test relay that
+    /// forwards to the bridge); what comes back from it is taken as the bridge's.
+    pub media_via: Option<SocketAddr>,
 }
 
 impl Default for ParticipantOptions {
@@ -63,6 +66,7 @@ impl Default for ParticipantOptions {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             sender_tag: None,
             join_timeout: Duration::from_secs(10),
+            media_via: None,
         }
     }
 }
@@ -149,6 +153,8 @@ impl Participant {
             ws_rx,
             commands: commands_rx,
             shared: shared.clone(),
+            media_via: opts.media_via,
+            remote: None,
         };
         let task = tokio::spawn(driver.run());
         tracing::debug!(participant = %welcome.participant_id, %room, %local_addr, "joined");
@@ -346,6 +352,10 @@ struct Driver {
     ws_rx: SplitStream<Ws>,
     commands: mpsc::UnboundedReceiver<Command>,
     shared: Arc<Mutex<Shared>>,
+    /// See [`ParticipantOptions::media_via`].
+    media_via: Option<SocketAddr>,
+    /// The bridge address the session last sent to, which the relay stands in for.
+    remote: Option<SocketAddr>,
 }
 
 impl Driver {
@@ -371,7 +381,10 @@ impl Driver {
             let deadline = tokio::time::Instant::from_std(self.session.poll_timeout());
             tokio::select! {
                 r = self.socket.recv_from(&mut buf) => match r {
-                    Ok((n, from)) => self.session.handle_receive(Instant::now(), from, self.local_addr, &buf[..n]),
+                    Ok((n, from)) => {
+                        let from = if Some(from) == self.media_via { self.remote.unwrap_or(from) } else { from };
+                        self.session.handle_receive(Instant::now(), from, self.local_addr, &buf[..n])
+                    }
                     // ICMP errors surface here on some systems; the next datagram may be fine.
                     Err(e) => tracing::debug!("UDP receive failed: {e}"),
                 },
@@ -398,7 +411,9 @@ impl Driver {
 
     async fn flush(&mut self) {
         while let Some(t) = self.session.poll_transmit() {
-            if let Err(e) = self.socket.send_to(&t.contents, t.destination).await {
+            self.remote = Some(t.destination);
+            let to = self.media_via.unwrap_or(t.destination);
+            if let Err(e) = self.socket.send_to(&t.contents, to).await {
                 tracing::debug!(to = %t.destination, "UDP send failed: {e}");
             }
         }

@@ -2,6 +2,7 @@
 //! failed verification. Fed by the session; read by tests and `loadtest` through [`Snapshot`].
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use ponte_proto::MediaKind;
 
@@ -27,10 +28,15 @@ pub struct TrackStats {
     pub sender_tag: Option<u32>,
     /// The publisher's m-line went away (stopped, inactive, or left out of a bridge offer).
     pub ended: bool,
+    /// When the last verified frame arrived.
+    pub last_at: Option<Instant>,
+    /// The longest time between the arrivals of two consecutive verified frames: for audio,
+    /// the longest silence a listener would hear.
+    pub max_interval: Duration,
 }
 
 impl TrackStats {
-    fn record(&mut self, frame: &[u8], keyframe: bool) {
+    fn record(&mut self, frame: &[u8], keyframe: bool, at: Instant) {
         self.bytes += frame.len() as u64;
         let (tag, seq) = match check::verify(frame) {
             Ok(id) => id,
@@ -45,6 +51,9 @@ impl TrackStats {
             return;
         }
         self.frames += 1;
+        if let Some(last) = self.last_at.replace(at) {
+            self.max_interval = self.max_interval.max(at.saturating_duration_since(last));
+        }
         if keyframe {
             self.keyframes += 1;
         }
@@ -118,7 +127,12 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn record(&mut self, publisher: &str, kind: MediaKind, frame: &[u8], keyframe: bool) {
-        self.entry(publisher, kind).record(frame, keyframe);
+        self.record_at(publisher, kind, frame, keyframe, Instant::now());
+    }
+
+    /// [`Recorder::record`] with the arrival time given.
+    pub fn record_at(&mut self, publisher: &str, kind: MediaKind, frame: &[u8], keyframe: bool, at: Instant) {
+        self.entry(publisher, kind).record(frame, keyframe, at);
     }
 
     pub fn record_unmapped(&mut self) {
@@ -185,5 +199,16 @@ mod tests {
         assert_eq!(s.tracks[0].kind, MediaKind::Audio);
         assert_eq!(s.mismatches(), 2);
         assert_eq!(s.publishers(), vec!["p1"]);
+    }
+
+    #[test]
+    fn the_longest_interval_between_frames_is_kept() {
+        let mut r = Recorder::default();
+        let t0 = Instant::now();
+        for (seq, ms) in [(0, 0), (1, 20), (2, 40), (4, 110), (5, 130)] {
+            r.record_at("p", MediaKind::Audio, &opus::packet(1, seq), false, t0 + Duration::from_millis(ms));
+        }
+        let a = r.snapshot().track("p", MediaKind::Audio).unwrap().clone();
+        assert_eq!(a.max_interval, Duration::from_millis(70));
     }
 }

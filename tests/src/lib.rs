@@ -3,6 +3,7 @@
 //! - [`stack`]: start the whole stack in this process on loopback with OS-picked ports, the
 //!   same composition the `ponte` binary runs.
 //! - [`process`]: start a service binary as a child process and stop it with SIGTERM.
+//! - [`relay`]: a UDP relay that adds loss, jitter, reordering and a rate cap.
 //! - [`scrape`]: read a service's `/metrics` and `/health`-style endpoints.
 //! - Participants come from `ponte_loadtest::Participant`, the same simulated client the
 //!   load tool uses.
@@ -12,6 +13,7 @@
 pub mod browser;
 pub mod meeting_page;
 pub mod process;
+pub mod relay;
 pub mod scrape;
 pub mod stack;
 
