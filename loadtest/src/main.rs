@@ -3,11 +3,13 @@
 //!
 //! Exits non-zero if a join failed or any received frame did not verify.
 
+mod soak;
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use ponte_loadtest::{Participant, ParticipantOptions};
@@ -15,6 +17,8 @@ use ponte_loadtest::{Participant, ParticipantOptions};
 #[derive(Parser, Debug)]
 #[command(name = "loadtest", version, about = "Simulated Ponte participants sending and verifying media")]
 struct Args {
+    #[command(subcommand)]
+    mode: Option<Mode>,
     /// Signaling WebSocket URL.
     #[arg(long, env = "PONTE_LOADTEST_SIGNALING", default_value = "ws://127.0.0.1:8080/ws")]
     signaling: String,
@@ -36,6 +40,13 @@ struct Args {
     /// Token sent with every join (when signaling requires a JWT).
     #[arg(long, env = "PONTE_LOADTEST_TOKEN", hide_env_values = true)]
     token: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Mode {
+    /// Join and leave in a loop for minutes against a running Ponte, sampling the bridge
+    /// process's memory, descriptors and threads (a benchmark, not a test).
+    Soak(soak::SoakArgs),
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +85,10 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")))
         .init();
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(Mode::Soak(soak)) = args.mode.take() {
+        return soak::run(soak).await;
+    }
     let start = Instant::now();
     let deadline = start + Duration::from_secs(args.duration);
     let (participants, join_failures) = join_all(&args).await;
