@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 
 # Packages the cross-service tests drive: real Chromium and Firefox ESR (browser tests, driven over
 # the DevTools protocol and WebDriver BiDi; chromium-driver is there for WebDriver-based tools), real
-# ffmpeg (ingest).
+# ffmpeg (ingest), libopus-dev (the ingest tests check Opus with libopus), srt-tools.
 need=()
-for pkg in chromium chromium-driver firefox-esr ffmpeg; do
+for pkg in chromium chromium-driver firefox-esr ffmpeg libopus-dev srt-tools; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

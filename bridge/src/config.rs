@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::BridgeError;
+use crate::ingest::IngestConfig;
 
 /// Everything a bridge needs to start. `Default` is the single-machine setup.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +43,8 @@ pub struct BridgeConfig {
     /// Shortest gap between two key-frame requests sent to one publisher's track.
     #[serde(with = "humantime_millis")]
     pub keyframe_request_interval: Duration,
+    /// SRT and RTMP ingest (`[ingest]`); listeners open only when a room has a key.
+    pub ingest: IngestConfig,
 }
 
 impl Default for BridgeConfig {
@@ -60,6 +63,7 @@ impl Default for BridgeConfig {
             max_conferences: 1000,
             max_pending_endpoints: 200,
             keyframe_request_interval: Duration::from_millis(300),
+            ingest: IngestConfig::default(),
         }
     }
 }
@@ -132,6 +136,9 @@ impl BridgeConfig {
         }
         if self.stats_interval.is_zero() {
             return bad("stats_interval", "must be longer than zero");
+        }
+        if let Err((key, reason)) = self.ingest.validate() {
+            return bad(&key, &reason);
         }
         if let Some(url) = &self.focus_url {
             if !(url.starts_with("ws://") || url.starts_with("wss://")) {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use prometheus::Registry;
 use str0m::net::Transmit;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use ponte_proto::link::{BridgeStats, BridgeToFocus, FocusToBridge, Registration, LINK_VERSION};
 
@@ -19,6 +19,11 @@ use crate::engine::{Engine, Limits};
 use crate::error::BridgeError;
 use crate::focus_link::LinkEnds;
 use crate::http::{self, HttpState};
+use crate::ingest::keys::KeyRing;
+use crate::ingest::metrics::IngestMetrics;
+use crate::ingest::rtmp::RtmpIngest;
+use crate::ingest::srt::SrtIngest;
+use crate::ingest::{IngestCommand, IngestConfig, IngestContext, IngestInfo};
 use crate::metrics::BridgeMetrics;
 use crate::socket::udp::MediaSocket;
 
@@ -32,6 +37,14 @@ pub struct Bridge {
     http: TcpListener,
     metrics: BridgeMetrics,
     http_state: HttpState,
+    ingest: Ingest,
+}
+
+/// The bound ingest listeners (none when no room has a stream key).
+struct Ingest {
+    srt: Option<SrtIngest>,
+    rtmp: Option<RtmpIngest>,
+    metrics: IngestMetrics,
 }
 
 impl Bridge {
@@ -47,12 +60,14 @@ impl Bridge {
         let metrics = BridgeMetrics::new(&registry)?;
         // process_resident_memory_bytes, process_open_fds, …: what a soak run watches.
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        let ingest = Ingest::bind(&config.ingest, &registry).await?;
         let http_state = HttpState {
             registry,
             ready: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(Mutex::new(BridgeStats::default())),
+            ingests: Arc::default(),
         };
-        Ok(Self { config, socket, candidates, http, metrics, http_state })
+        Ok(Self { config, socket, candidates, http, metrics, http_state, ingest })
     }
 
     /// The first advertised media address.
@@ -68,13 +83,26 @@ impl Bridge {
         self.http.local_addr().expect("a bound listener has an address")
     }
 
+    /// The SRT ingest listener's address, when it is open.
+    pub fn srt_addr(&self) -> Option<SocketAddr> {
+        self.ingest.srt.as_ref().map(SrtIngest::local_addr)
+    }
+
+    /// The RTMP ingest listener's address, when it is open.
+    pub fn rtmp_addr(&self) -> Option<SocketAddr> {
+        self.ingest.rtmp.as_ref().map(RtmpIngest::local_addr)
+    }
+
     pub fn bridge_id(&self) -> &str {
         &self.config.bridge_id
     }
 
     /// Serve until `shutdown` resolves, or until a draining bridge has no endpoint left.
     pub async fn run(self, link: LinkEnds, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), BridgeError> {
-        let Bridge { config, mut socket, candidates, http, metrics, http_state } = self;
+        let ingest_addrs = self.ingest_addrs();
+        let Bridge { config, mut socket, candidates, http, metrics, http_state, ingest } = self;
+        let (ingest_tx, mut ingest_rx) = mpsc::channel(1024);
+        let ingest_tasks = ingest.spawn(&config.ingest, ingest_tx, http_state.ingests.clone());
         let (stop_http, mut http_stopped) = watch::channel(false);
         let app = http::router(http_state.clone());
         let http_task = tokio::spawn(async move {
@@ -91,7 +119,7 @@ impl Bridge {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             link_version: LINK_VERSION,
             media_addr: candidates[0].to_string(),
-            ingest_addrs: Vec::new(),
+            ingest_addrs,
             conferences: Vec::new(),
         };
         to_focus.send(BridgeToFocus::Register(registration.clone())).await.map_err(|_| BridgeError::LinkClosed)?;
@@ -141,6 +169,7 @@ impl Bridge {
                         socket.received(n, |d| engine.handle_datagram(now, d.source, d.destination, d.data));
                     }
                 }
+                Some(cmd) = ingest_rx.recv() => on_ingest(&mut engine, cmd),
                 _ = tokio::time::sleep_until(wake.into()) => engine.handle_timeout(Instant::now()),
                 _ = stats_tick.tick() => {
                     let stats = load.sample(&engine, draining);
@@ -162,9 +191,71 @@ impl Bridge {
             }
         };
         http_state.ready.store(false, Ordering::Relaxed);
+        for t in ingest_tasks {
+            t.abort();
+        }
         let _ = stop_http.send(true);
         let _ = http_task.await;
         result
+    }
+}
+
+impl Bridge {
+    /// Ingest URLs for the focus and for refusals, e.g. `srt://1.2.3.4:9000`.
+    fn ingest_addrs(&self) -> Vec<String> {
+        if !self.config.ingest.public_addrs.is_empty() {
+            return self.config.ingest.public_addrs.clone();
+        }
+        let host = |a: SocketAddr| if a.ip().is_unspecified() { SocketAddr::new(self.candidates[0].ip(), a.port()) } else { a };
+        let mut v = Vec::new();
+        if let Some(a) = self.srt_addr() {
+            v.push(format!("srt://{}", host(a)));
+        }
+        if let Some(a) = self.rtmp_addr() {
+            v.push(format!("rtmp://{}/live", host(a)));
+        }
+        v
+    }
+}
+
+impl Ingest {
+    async fn bind(config: &IngestConfig, registry: &Registry) -> Result<Self, BridgeError> {
+        let metrics = IngestMetrics::new(registry)?;
+        let wanted = !config.keys.is_empty();
+        let srt = match wanted && config.srt_enabled {
+            true => Some(SrtIngest::bind(config).await.map_err(|source| BridgeError::Bind { what: "SRT ingest listener", addr: config.srt_listen, source })?),
+            false => None,
+        };
+        let rtmp = match wanted && config.rtmp_enabled {
+            true => Some(RtmpIngest::bind(config).await.map_err(|source| BridgeError::Bind { what: "RTMP ingest listener", addr: config.rtmp_listen, source })?),
+            false => None,
+        };
+        Ok(Self { srt, rtmp, metrics })
+    }
+
+    fn spawn(self, config: &IngestConfig, commands: mpsc::Sender<IngestCommand>, live: Arc<Mutex<Vec<IngestInfo>>>) -> Vec<tokio::task::JoinHandle<()>> {
+        let ctx = IngestContext { keys: KeyRing::new(config.keys.clone()), commands, metrics: self.metrics, live };
+        let mut tasks = Vec::new();
+        if let Some(srt) = self.srt {
+            tracing::info!(addr = %srt.local_addr(), "SRT ingest listening");
+            tasks.push(tokio::spawn(srt.run(ctx.clone())));
+        }
+        if let Some(rtmp) = self.rtmp {
+            tracing::info!(addr = %rtmp.local_addr(), "RTMP ingest listening");
+            tasks.push(tokio::spawn(rtmp.run(ctx)));
+        }
+        tasks
+    }
+}
+
+fn on_ingest(engine: &mut Engine, cmd: IngestCommand) {
+    let now = Instant::now();
+    match cmd {
+        IngestCommand::Start { room, serial, display_name, reply } => {
+            let _ = reply.send(engine.ingest_start(now, &room, serial, &display_name));
+        }
+        IngestCommand::Media { room, media, at } => engine.ingest_media(now, &room, media, at),
+        IngestCommand::Stop { room, serial } => engine.ingest_stop(now, &room, serial),
     }
 }
 

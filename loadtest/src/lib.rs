@@ -19,7 +19,7 @@ pub mod session;
 
 pub use error::ParticipantError;
 pub use participant::{Participant, ParticipantOptions, RosterEvent};
-pub use recorder::{Recorder, Snapshot, TrackSnapshot, TrackStats};
+pub use recorder::{KeptFrame, Recorder, Snapshot, TrackSnapshot, TrackStats};
 pub use session::{SentStats, Session, SessionConfig, SessionError, Stats};
 
 /// Install str0m's crypto provider once per process; every `Session` calls this.

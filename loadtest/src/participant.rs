@@ -53,6 +53,10 @@ pub struct ParticipantOptions {
     /// Send every datagram here instead of to the bridge's candidate (a test relay that
     /// forwards to the bridge); what comes back from it is taken as the bridge's.
     pub media_via: Option<SocketAddr>,
+    /// Also accept H.264 (ingest streams arrive as H.264).
+    pub receive_h264: bool,
+    /// Keep the raw received payloads of this publisher in [`Snapshot::kept`].
+    pub keep_payloads_of: Option<String>,
 }
 
 impl Default for ParticipantOptions {
@@ -67,6 +71,8 @@ impl Default for ParticipantOptions {
             sender_tag: None,
             join_timeout: Duration::from_secs(10),
             media_via: None,
+            receive_h264: false,
+            keep_payloads_of: None,
         }
     }
 }
@@ -134,6 +140,8 @@ impl Participant {
             send_video: opts.send_video,
             video_fps: opts.video_fps,
             keyframe_interval: opts.keyframe_interval,
+            receive_h264: opts.receive_h264,
+            keep_payloads_of: opts.keep_payloads_of.clone(),
         };
         let sender_tag = config.sender_tag;
         let mut session = Session::new(Instant::now(), config, local_addr)?;

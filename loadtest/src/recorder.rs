@@ -85,6 +85,8 @@ pub struct Snapshot {
     pub tracks: Vec<TrackSnapshot>,
     /// Frames on m-lines that no `tracks` list named (counted, not verified).
     pub unmapped_frames: u64,
+    /// Raw payloads of the publisher named in `keep_payloads_of`, in arrival order.
+    pub kept: Vec<KeptFrame>,
 }
 
 impl Snapshot {
@@ -123,6 +125,16 @@ pub struct Recorder {
     /// allocate nothing on the per-frame path.
     tracks: HashMap<String, [Option<TrackStats>; 2]>,
     unmapped_frames: u64,
+    keep: Option<String>,
+    kept: Vec<KeptFrame>,
+}
+
+/// A raw received payload, kept for tests that decode real media (ingest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptFrame {
+    pub kind: MediaKind,
+    pub data: Vec<u8>,
+    pub keyframe: bool,
 }
 
 impl Recorder {
@@ -132,7 +144,15 @@ impl Recorder {
 
     /// [`Recorder::record`] with the arrival time given.
     pub fn record_at(&mut self, publisher: &str, kind: MediaKind, frame: &[u8], keyframe: bool, at: Instant) {
+        if self.keep.as_deref() == Some(publisher) {
+            self.kept.push(KeptFrame { kind, data: frame.to_vec(), keyframe });
+        }
         self.entry(publisher, kind).record(frame, keyframe, at);
+    }
+
+    /// A recorder that also keeps every raw payload of `publisher`.
+    pub fn keeping(publisher: Option<String>) -> Self {
+        Self { keep: publisher, ..Self::default() }
     }
 
     pub fn record_unmapped(&mut self) {
@@ -161,7 +181,7 @@ impl Recorder {
             }
         }
         tracks.sort_by(|a, b| (&a.publisher, kind_index(a.kind)).cmp(&(&b.publisher, kind_index(b.kind))));
-        Snapshot { tracks, unmapped_frames: self.unmapped_frames }
+        Snapshot { tracks, unmapped_frames: self.unmapped_frames, kept: self.kept.clone() }
     }
 }
 

@@ -47,6 +47,10 @@ pub struct SessionConfig {
     pub video_fps: u32,
     /// A key frame every this many video frames (0: only when asked for one).
     pub keyframe_interval: u32,
+    /// Also accept H.264 (ingest streams arrive as H.264).
+    pub receive_h264: bool,
+    /// Keep the raw received payloads of this publisher (see [`Snapshot::kept`]).
+    pub keep_payloads_of: Option<String>,
 }
 
 impl Default for SessionConfig {
@@ -58,6 +62,8 @@ impl Default for SessionConfig {
             send_video: true,
             video_fps: 15,
             keyframe_interval: 30,
+            receive_h264: false,
+            keep_payloads_of: None,
         }
     }
 }
@@ -120,7 +126,8 @@ impl Session {
     /// IP, since it becomes our ICE host candidate).
     pub fn new(now: Instant, config: SessionConfig, local_addr: SocketAddr) -> Result<Self, SessionError> {
         crate::init_crypto();
-        let mut rtc = Rtc::builder().clear_codecs().enable_opus(true, false).enable_vp8(true).build(now);
+        let builder = Rtc::builder().clear_codecs().enable_opus(true, false).enable_vp8(true);
+        let mut rtc = if config.receive_h264 { builder.enable_h264(true) } else { builder }.build(now);
         let candidate = Candidate::host(local_addr, "udp").map_err(|e| SessionError::Candidate(e.to_string()))?;
         rtc.add_local_candidate(candidate);
         let outgoing = [
@@ -131,6 +138,7 @@ impl Session {
                 config.send_video,
             ),
         ];
+        let recorder = Recorder::keeping(config.keep_payloads_of.clone());
         let mut session = Self {
             rtc,
             config,
@@ -139,7 +147,7 @@ impl Session {
             stopping: Vec::new(),
             pending: None,
             tracks: HashMap::new(),
-            recorder: Recorder::default(),
+            recorder,
             stats: Stats::default(),
             transmits: VecDeque::new(),
             rtc_timeout: now,

@@ -44,6 +44,8 @@ impl StackConfig {
         c.bridge.http_listen = any;
         c.bridge.bind_ip = any.ip();
         c.bridge.media_port = 0;
+        c.bridge.ingest.srt_listen = any;
+        c.bridge.ingest.rtmp_listen = any;
         c
     }
 }
@@ -63,6 +65,9 @@ pub struct StackAddrs {
     pub focus: SocketAddr,
     pub bridge_http: SocketAddr,
     pub media: SocketAddr,
+    /// The bridge's SRT and RTMP ingest listeners, when its config gives a room a stream key.
+    pub srt: Option<SocketAddr>,
+    pub rtmp: Option<SocketAddr>,
 }
 
 impl Stack {
@@ -85,6 +90,8 @@ impl Stack {
             focus: self.focus_service.addr(),
             bridge_http: self.bridge.http_addr(),
             media: self.bridge.media_addr(),
+            srt: self.bridge.srt_addr(),
+            rtmp: self.bridge.rtmp_addr(),
         }
     }
 

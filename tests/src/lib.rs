@@ -16,6 +16,7 @@ pub mod process;
 pub mod relay;
 pub mod scrape;
 pub mod stack;
+pub mod ingest;
 
 /// Log to the test's output (`RUST_LOG` to change the filter); safe to call many times.
 pub fn init_tracing() {

@@ -240,6 +240,11 @@ impl Endpoint {
         self.tracks_out.values().find(|t| t.live_mid() == Some(mid)).map(|t| t.source)
     }
 
+    /// An open video track from `source` that has not had its first key frame yet.
+    pub fn awaits_keyframe(&self, source: TrackKey) -> bool {
+        self.tracks_out.get(&source).is_some_and(|t| t.needs_keyframe && matches!(t.state, OutState::Open(_)))
+    }
+
     pub fn has_open_tracks_from(&self, source: TrackKey) -> bool {
         self.tracks_out.get(&source).is_some_and(|t| matches!(t.state, OutState::Open(_)))
     }

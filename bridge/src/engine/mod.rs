@@ -30,6 +30,7 @@ use crate::forwarding::frame::Frame;
 use crate::metrics::{BridgeMetrics, DropReason};
 use crate::socket::demux::{self, Kind};
 
+mod ingest;
 mod limits;
 pub use limits::Limits;
 
@@ -53,6 +54,8 @@ pub struct Engine {
     /// Endpoints whose WebRTC stack panicked; ended before control returns to the caller.
     panicked: Vec<u64>,
     limits: Limits,
+    /// Live streams from SRT/RTMP encoders: members without a WebRTC session.
+    ingests: ingest::Ingests,
 }
 
 impl Engine {
@@ -76,6 +79,7 @@ impl Engine {
             rtc_events: Vec::new(),
             panicked: Vec::new(),
             limits: Limits::default(),
+            ingests: ingest::Ingests::default(),
         }
     }
 
@@ -451,13 +455,18 @@ impl Engine {
 
     /// The fan-out: one publisher's frame to every consumer of that track.
     fn forward(&mut self, key: TrackKey, now: Instant, frame: &Frame<'_>) {
-        let Some(ep) = self.endpoints.get_mut(&key.endpoint) else { return };
-        if let Some(t) = ep.track_in(key.mid) {
-            if frame.keyframe {
-                t.keyframes.keyframe_seen();
+        let conf = match self.endpoints.get_mut(&key.endpoint) {
+            Some(ep) => {
+                if let Some(t) = ep.track_in(key.mid) {
+                    if frame.keyframe {
+                        t.keyframes.keyframe_seen();
+                    }
+                }
+                self.conferences.get(&ep.target.conference)
             }
-        }
-        let Some(conf) = self.conferences.get(&ep.target.conference) else { return };
+            None => self.ingests.conference_of(key.endpoint).and_then(|c| self.conferences.get(c)),
+        };
+        let Some(conf) = conf else { return };
         let mut want_keyframe = !frame.contiguous;
         let forwarded = &self.metrics.frames_forwarded[usize::from(!frame.is_audio())];
         for c in conf.consumers(&key) {
@@ -487,6 +496,9 @@ impl Engine {
 
     /// Ask a publisher for a key frame on one track, throttled (see [`crate::rtcp::keyframe`]).
     fn request_keyframe(&mut self, source: TrackKey, now: Instant) {
+        if self.ingests.owns(source.endpoint) {
+            return self.ingest_replay(source);
+        }
         let interval = self.keyframe_interval;
         let Some(ep) = self.endpoints.get_mut(&source.endpoint) else { return };
         let Some(track) = ep.track_in(source.mid) else { return };

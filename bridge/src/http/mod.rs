@@ -1,4 +1,4 @@
-//! The bridge's HTTP edge: `/health`, `/ready`, `/metrics`, `/v1/stats`.
+//! The bridge's HTTP edge: `/health`, `/ready`, `/metrics`, `/v1/stats`, `/v1/ingests`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,8 @@ use prometheus::{Encoder, Registry, TextEncoder};
 
 use ponte_proto::link::BridgeStats;
 
+use crate::ingest::IngestInfo;
+
 /// What the HTTP handlers read; the engine loop writes it.
 #[derive(Clone)]
 pub struct HttpState {
@@ -19,6 +21,8 @@ pub struct HttpState {
     /// True once the media socket is bound and the focus link is up.
     pub ready: Arc<AtomicBool>,
     pub stats: Arc<Mutex<BridgeStats>>,
+    /// Live ingest streams, as their sessions last reported them.
+    pub ingests: Arc<Mutex<Vec<IngestInfo>>>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -27,6 +31,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/v1/stats", get(stats))
+        .route("/v1/ingests", get(ingests))
         .with_state(state)
 }
 
@@ -48,4 +53,8 @@ async fn metrics(State(s): State<HttpState>) -> impl IntoResponse {
 
 async fn stats(State(s): State<HttpState>) -> Json<BridgeStats> {
     Json(s.stats.lock().map(|g| g.clone()).unwrap_or_default())
+}
+
+async fn ingests(State(s): State<HttpState>) -> Json<Vec<IngestInfo>> {
+    Json(s.ingests.lock().map(|g| g.clone()).unwrap_or_default())
 }

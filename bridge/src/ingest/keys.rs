@@ -69,7 +69,8 @@ pub struct StreamTarget {
 
 /// SRT stream id: `#!::r=ROOM,m=publish,s=KEY` (SRT Access Control) or `ROOM/KEY`.
 pub fn parse_srt_stream_id(id: &str) -> Option<StreamTarget> {
-    if let Some(acl) = id.strip_prefix("#!::") {
+    // Some encoders send the '#' still URL-encoded.
+    if let Some(acl) = id.strip_prefix("#!::").or_else(|| id.strip_prefix("%23!::")) {
         let (mut room, mut key) = (None, None);
         for entry in acl.split(',') {
             let (k, v) = entry.split_once('=')?;
@@ -181,6 +182,7 @@ mod tests {
     fn srt_stream_ids() {
         assert_eq!(parse_srt_stream_id("#!::r=town,m=publish,s=abc"), t("town", "abc"));
         assert_eq!(parse_srt_stream_id("#!::s=abc,r=town"), t("town", "abc"));
+        assert_eq!(parse_srt_stream_id("%23!::r=town,s=abc"), t("town", "abc"));
         assert_eq!(parse_srt_stream_id("#!::r=town,m=request,s=abc"), None);
         assert_eq!(parse_srt_stream_id("town/abc"), t("town", "abc"));
         assert_eq!(parse_srt_stream_id("town"), None);

@@ -66,6 +66,7 @@ async fn caller(ctx: IngestContext, request: ConnectionRequest) {
     let (guard, passphrase) = match verdict {
         Ok(v) => v,
         Err(why) => {
+            tracing::debug!(%remote, stream_id = %id, "SRT caller refused");
             refused(&ctx, "srt", remote, &why);
             let _ = request.reject(reject_reason(&why)).await;
             return;

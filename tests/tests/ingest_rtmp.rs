@@ -1,0 +1,51 @@
+//! RTMP ingest with real encoders: ffmpeg publishes H.264 + AAC over RTMP into two rooms at
+//! once; a member of each room receives valid H.264 access units and the 1 kHz tone as Opus.
+//! A wrong key gets an error status and is counted.
+
+use std::time::Duration;
+
+use ponte_tests::ingest::{self, check_audio, check_video, FPS, TONE_HZ};
+use ponte_tests::{scrape, stack};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_rtmp_encoders_into_two_rooms() {
+    let cfg = ingest::config_with_keys(&[("north", "north-key-1", None), ("south", "south-key-1", None)]);
+    let stack = stack::start_with(cfg).await;
+    let rtmp = stack.addrs.rtmp.expect("RTMP listens");
+    let north = stack::join_with(&stack, "north", "viewer-n", ingest::viewer_options("north")).await;
+    let south = stack::join_with(&stack, "south", "viewer-s", ingest::viewer_options("south")).await;
+
+    let seconds = 4;
+    // Both URL forms: the key as a query, and OBS's stream key "ROOM/KEY".
+    let a = ingest::ffmpeg(seconds, "flv", &format!("rtmp://{rtmp}/live/north?key=north-key-1"));
+    let b = ingest::ffmpeg(seconds, "flv", &format!("rtmp://{rtmp}/live/south/south-key-1"));
+    let (ra, rb) = tokio::join!(ingest::finish(a, Duration::from_secs(20)), ingest::finish(b, Duration::from_secs(20)));
+    assert!(ra.0, "north encoder: {}", ra.1);
+    assert!(rb.0, "south encoder: {}", rb.1);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    let sent = (seconds * FPS) as usize;
+    for (room, viewer) in [("north", &north), ("south", &south)] {
+        let kept = viewer.snapshot().kept;
+        let v = check_video(&kept);
+        assert!(v.idr >= 2 && v.bare_idr == 0 && v.before_first_idr == 0, "{room}: {v:?}");
+        assert!(v.access_units >= sent * 7 / 10 && v.access_units <= sent + 5, "{room}: {} of {sent}: {v:?}", v.access_units);
+        let (secs, hz) = check_audio(&kept);
+        assert!(secs >= f64::from(seconds) * 0.6, "{room}: {secs:.2} s of audio");
+        assert!((hz - TONE_HZ).abs() < 30.0, "{room}: tone at {hz:.0} Hz");
+    }
+    let (code, body) = scrape::get(stack.addrs.bridge_http, "/v1/ingests").await;
+    assert_eq!(code, 200, "{body}");
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtmp_wrong_key_is_refused() {
+    let stack = stack::start_with(ingest::config_with_keys(&[("north", "north-key-1", None)])).await;
+    let rtmp = stack.addrs.rtmp.unwrap();
+    let (ok, err) = ingest::finish(ingest::ffmpeg(2, "flv", &format!("rtmp://{rtmp}/live/north?key=wrong-key")), Duration::from_secs(15)).await;
+    assert!(!ok, "a wrong key must not be taken: {err}");
+    let m = scrape::metrics(stack.addrs.bridge_http).await;
+    assert!(m.sum("bridge_ingest_refusals_total", &[("reason", "wrong_key"), ("protocol", "rtmp")]) >= 1.0);
+    stack.shutdown().await.unwrap();
+}
