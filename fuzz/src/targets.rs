@@ -8,6 +8,11 @@ use std::time::{Duration, Instant};
 
 use ponte_bridge::endpoint::{contain, Endpoint, Panicked};
 use ponte_bridge::engine::Engine;
+use ponte_bridge::ingest::aac_opus::Transcoder;
+use ponte_bridge::ingest::flv::{self as flv_tag, FlvAudio, FlvVideo};
+use ponte_bridge::ingest::h264::{self as h264_units, AccessUnits};
+use ponte_bridge::ingest::keys;
+use ponte_bridge::ingest::mpegts::{EsKind, TsDemuxer, TsEvent};
 use ponte_bridge::metrics::BridgeMetrics;
 use ponte_bridge::socket::demux;
 use ponte_loadtest::media::{check, Marker};
@@ -24,6 +29,11 @@ pub const ALL: &[(&str, fn(&[u8]))] = &[
     ("sdp_offer", sdp_offer),
     ("udp_datagram", udp_datagram),
     ("media_verify", media_verify),
+    ("mpegts", mpegts),
+    ("flv", flv),
+    ("h264", h264),
+    ("aac", aac),
+    ("stream_id", stream_id),
 ];
 
 const BRIDGE: &str = "127.0.0.1:10000";
@@ -174,4 +184,101 @@ fn client_offer(now: Instant) -> String {
     api.add_media(MediaKind::Audio, Direction::SendRecv, None, None, None);
     api.add_media(MediaKind::Video, Direction::SendRecv, None, None, None);
     api.apply().expect("media was added").0.to_sdp_string()
+}
+
+/// SRT payload: MPEG-TS in messages of any size (the first byte picks the chunking), then
+/// what the ingest does with each PES: H.264 access units, AAC to Opus.
+pub fn mpegts(data: &[u8]) {
+    let Some((&first, stream)) = data.split_first() else { return };
+    let chunk = 1 + usize::from(first) * 7;
+    let mut demuxer = TsDemuxer::new();
+    let mut video = AccessUnits::default();
+    let mut audio = Transcoder::new();
+    let mut out = Vec::new();
+    let mut events: Vec<TsEvent> = stream.chunks(chunk).flat_map(|c| demuxer.push(c)).collect();
+    events.extend(demuxer.flush());
+    for event in events {
+        let TsEvent::Pes(pes) = event else { continue };
+        match pes.kind {
+            EsKind::H264 => {
+                let _ = video.assemble(&h264_units::nal_units(&pes.data));
+            }
+            EsKind::Aac => {
+                let _ = audio.push_adts(&pes.data, pes.pts.unwrap_or(0), &mut out);
+            }
+        }
+    }
+}
+
+/// RTMP payload: FLV video and audio tag bodies (the first byte says which), then what the
+/// ingest does with them.
+pub fn flv(data: &[u8]) {
+    let Some((&first, tag)) = data.split_first() else { return };
+    if first & 1 == 0 {
+        let mut video = AccessUnits::default();
+        match flv_tag::parse_video(tag) {
+            Ok(FlvVideo::AvcConfig(rec)) => {
+                if let Some((length_size, sets)) = h264_units::parse_avc_config(rec) {
+                    video.set_parameter_sets(&sets);
+                    let _ = h264_units::avcc_units(rec, length_size);
+                }
+            }
+            Ok(FlvVideo::AvcNalus { data, .. }) => {
+                for size in 1..=4 {
+                    if let Some(units) = h264_units::avcc_units(data, size) {
+                        let _ = video.assemble(&units);
+                    }
+                }
+            }
+            _ => {}
+        }
+    } else {
+        let mut audio = Transcoder::new();
+        let mut out = Vec::new();
+        match flv_tag::parse_audio(tag) {
+            Ok(FlvAudio::AacConfig(asc)) => {
+                if audio.configure(asc).is_ok() {
+                    let _ = audio.push_raw(asc, 0, &mut out);
+                }
+            }
+            Ok(FlvAudio::AacFrame(frame)) => {
+                // A common AAC-LC stereo 44.1 kHz config, so the frame reaches the decoder.
+                if audio.configure(&[0x12, 0x10]).is_ok() {
+                    let _ = audio.push_raw(frame, 0, &mut out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// H.264 in both framings, parameter sets, and access-unit assembly.
+pub fn h264(data: &[u8]) {
+    let units = h264_units::nal_units(data);
+    for u in &units {
+        let _ = h264_units::nal_type(u);
+    }
+    let mut au = AccessUnits::default();
+    let _ = au.assemble(&units);
+    let _ = au.assemble(&units);
+    let _ = au.profile_level_id();
+    for size in 1..=4 {
+        let _ = h264_units::avcc_units(data, size);
+    }
+    let _ = h264_units::parse_avc_config(data);
+}
+
+/// AAC in ADTS, as SRT carries it, through decode, resampling and Opus encoding.
+pub fn aac(data: &[u8]) {
+    let mut audio = Transcoder::new();
+    let mut out = Vec::new();
+    let _ = audio.push_adts(data, 0, &mut out);
+}
+
+/// SRT stream ids and RTMP app/stream names naming a room and key.
+pub fn stream_id(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    let _ = keys::parse_srt_stream_id(text);
+    let (app, stream) = text.split_once('/').unwrap_or((text, ""));
+    let _ = keys::parse_rtmp(app, stream);
 }

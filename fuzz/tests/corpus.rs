@@ -90,8 +90,33 @@ fn media_verify() {
 }
 
 #[test]
+fn mpegts() {
+    fuzz("mpegts");
+}
+
+#[test]
+fn flv() {
+    fuzz("flv");
+}
+
+#[test]
+fn h264() {
+    fuzz("h264");
+}
+
+#[test]
+fn aac() {
+    fuzz("aac");
+}
+
+#[test]
+fn stream_id() {
+    fuzz("stream_id");
+}
+
+#[test]
 fn every_target_has_a_test_here() {
-    let tested = ["signal_json", "link_json", "sdp_offer", "udp_datagram", "media_verify"];
+    let tested = ["signal_json", "link_json", "sdp_offer", "udp_datagram", "media_verify", "mpegts", "flv", "h264", "aac", "stream_id"];
     for (name, _) in ALL {
         assert!(tested.contains(name), "add a #[test] for {name}");
     }
