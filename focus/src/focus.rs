@@ -313,6 +313,8 @@ impl Focus {
             EndpointEvent::Offer { .. } => "offer",
             EndpointEvent::Failed { .. } => "failed",
             EndpointEvent::Expired { .. } => "expired",
+            EndpointEvent::IngestStarted { .. } => "ingest_started",
+            EndpointEvent::IngestStopped { .. } => "ingest_stopped",
         };
         self.inner.metrics.endpoint_events.with_label_values(&[kind]).inc();
         if self.inner.events.send(event).await.is_err() {

@@ -121,6 +121,18 @@ pub enum EndpointEvent {
         target: EndpointRef,
         reason: String,
     },
+    /// A live stream (SRT/RTMP ingest) joined the conference as a participant with no WebRTC
+    /// session; `target.endpoint` is its participant id (`live-ROOM`). For the room's roster.
+    IngestStarted {
+        #[serde(flatten)]
+        target: EndpointRef,
+        display_name: String,
+    },
+    /// The live stream left the conference.
+    IngestStopped {
+        #[serde(flatten)]
+        target: EndpointRef,
+    },
 }
 
 impl EndpointEvent {
@@ -129,7 +141,9 @@ impl EndpointEvent {
             Self::Answer { target, .. }
             | Self::Offer { target, .. }
             | Self::Failed { target, .. }
-            | Self::Expired { target, .. } => target,
+            | Self::Expired { target, .. }
+            | Self::IngestStarted { target, .. }
+            | Self::IngestStopped { target } => target,
         }
     }
 }

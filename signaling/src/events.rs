@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use ponte_proto::link::EndpointEvent;
-use ponte_proto::signal::{ErrorCode, ServerMessage};
+use ponte_proto::signal::{ErrorCode, Participant, ServerMessage};
 
 use crate::room::Delivery;
 use crate::service::Shared;
@@ -23,6 +23,12 @@ pub async fn pump(mut events: mpsc::Receiver<EndpointEvent>, shared: Arc<Shared>
 fn route(shared: &Shared, event: EndpointEvent) {
     let target = event.target().clone();
     let msg = match event {
+        // A live stream is not a client: it goes into the room's roster, for everyone.
+        EndpointEvent::IngestStarted { display_name, .. } => {
+            let participant = Participant { id: target.endpoint, display_name, audio_muted: false, video_muted: false };
+            return shared.rooms.live_started(&target.conference, participant);
+        }
+        EndpointEvent::IngestStopped { .. } => return shared.rooms.live_stopped(&target.conference, &target.endpoint),
         EndpointEvent::Answer { sdp, .. } => ServerMessage::Answer { sdp },
         EndpointEvent::Offer { sdp, tracks, .. } => ServerMessage::Offer { sdp, tracks },
         EndpointEvent::Failed { reason, .. } => {

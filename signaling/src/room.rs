@@ -20,6 +20,9 @@ const ID_LEN: usize = 12;
 
 pub struct Rooms {
     rooms: DashMap<String, Room>,
+    /// Live streams (ingest) per room: in the roster, but with no session of their own. Kept
+    /// apart from `rooms` because a stream can be live in a room nobody has joined yet.
+    live: DashMap<String, Vec<Participant>>,
     max_room_size: usize,
     metrics: SignalingMetrics,
 }
@@ -67,7 +70,7 @@ pub enum Delivery {
 
 impl Rooms {
     pub fn new(max_room_size: usize, metrics: SignalingMetrics) -> Self {
-        Self { rooms: DashMap::new(), max_room_size, metrics }
+        Self { rooms: DashMap::new(), live: DashMap::new(), max_room_size, metrics }
     }
 
     /// Add a participant and tell the others. The roster snapshot and the announcement
@@ -106,7 +109,8 @@ impl Rooms {
             audio_muted: arrival.audio_muted,
             video_muted: arrival.video_muted,
         };
-        let roster = r.members.iter().map(|m| m.info.clone()).collect();
+        let live = self.live.get(room).map(|l| l.clone()).unwrap_or_default();
+        let roster = live.into_iter().chain(r.members.iter().map(|m| m.info.clone())).collect();
         self.fan_out(room, r, ServerMessage::ParticipantJoined { participant: info.clone() }, None);
         r.members.push(Member { info, tx: arrival.tx });
         self.metrics.participants.inc();
@@ -144,6 +148,32 @@ impl Rooms {
         drop(r);
         self.remove_if_empty(room);
         true
+    }
+
+    /// A live stream joined the room: into the roster, and announced.
+    pub fn live_started(&self, room: &str, participant: Participant) {
+        {
+            let mut live = self.live.entry(room.to_owned()).or_default();
+            live.retain(|p| p.id != participant.id);
+            live.push(participant.clone());
+        }
+        self.broadcast(room, ServerMessage::ParticipantJoined { participant }, None);
+    }
+
+    /// A live stream left the room.
+    pub fn live_stopped(&self, room: &str, id: &str) {
+        let removed = match self.live.get_mut(room) {
+            Some(mut live) => {
+                let before = live.len();
+                live.retain(|p| p.id != id);
+                before != live.len()
+            }
+            None => false,
+        };
+        self.live.remove_if(room, |_, l| l.is_empty());
+        if removed {
+            self.broadcast(room, ServerMessage::ParticipantLeft { participant_id: id.to_owned() }, None);
+        }
     }
 
     /// Send to everyone in the room except `except`.

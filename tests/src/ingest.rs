@@ -37,6 +37,11 @@ pub fn viewer_options(room: &str) -> ParticipantOptions {
 /// ffmpeg pushing `seconds` of test picture (320x240, 25 fps, H.264 baseline, no B-frames,
 /// a key frame a second) and a 1 kHz tone (AAC, 44.1 kHz stereo) in real time.
 pub fn ffmpeg(seconds: u32, format: &str, url: &str) -> Child {
+    ffmpeg_with(seconds, format, url, &[])
+}
+
+/// [`ffmpeg`] with extra output options (they come after the defaults, so they win).
+pub fn ffmpeg_with(seconds: u32, format: &str, url: &str, extra: &[&str]) -> Child {
     let video = format!("testsrc=size=320x240:rate={FPS}");
     let audio = format!("sine=frequency={TONE_HZ}:sample_rate=44100");
     let t = seconds.to_string();
@@ -49,10 +54,11 @@ pub fn ffmpeg(seconds: u32, format: &str, url: &str) -> Child {
         "-c:v", "libx264", "-profile:v", "baseline", "-bf", "0", "-g", &g, "-pix_fmt", "yuv420p",
         "-preset", "ultrafast", "-tune", "zerolatency",
         "-c:a", "aac", "-b:a", "96k", "-ac", "2",
-        "-f", format, url,
     ];
     Command::new("ffmpeg")
         .args(args)
+        .args(extra)
+        .args(["-f", format, url])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

@@ -1,10 +1,12 @@
 //! RTMP ingest with real encoders: ffmpeg publishes H.264 + AAC over RTMP into two rooms at
 //! once; a member of each room receives valid H.264 access units and the 1 kHz tone as Opus.
-//! A wrong key gets an error status and is counted.
+//! The stream is in the room's roster while it runs. A wrong key gets an error status and is
+//! counted.
 
 use std::time::Duration;
 
 use ponte_tests::ingest::{self, check_audio, check_video, FPS, TONE_HZ};
+use ponte_loadtest::RosterEvent;
 use ponte_tests::{scrape, stack};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -19,7 +21,19 @@ async fn two_rtmp_encoders_into_two_rooms() {
     // Both URL forms: the key as a query, and OBS's stream key "ROOM/KEY".
     let a = ingest::ffmpeg(seconds, "flv", &format!("rtmp://{rtmp}/live/north?key=north-key-1"));
     let b = ingest::ffmpeg(seconds, "flv", &format!("rtmp://{rtmp}/live/south/south-key-1"));
-    let (ra, rb) = tokio::join!(ingest::finish(a, Duration::from_secs(20)), ingest::finish(b, Duration::from_secs(20)));
+    // While streaming, the live participant is in the room's roster.
+    let roster_seen = async {
+        for _ in 0..100 {
+            if north.roster().iter().any(|p| p.id == "live-north" && p.display_name == "live: north feed") {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    };
+    let (ra, rb, in_roster) =
+        tokio::join!(ingest::finish(a, Duration::from_secs(20)), ingest::finish(b, Duration::from_secs(20)), roster_seen);
+    assert!(in_roster, "live: north feed in the roster: {:?}", north.roster());
     assert!(ra.0, "north encoder: {}", ra.1);
     assert!(rb.0, "south encoder: {}", rb.1);
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -36,6 +50,8 @@ async fn two_rtmp_encoders_into_two_rooms() {
     }
     let (code, body) = scrape::get(stack.addrs.bridge_http, "/v1/ingests").await;
     assert_eq!(code, 200, "{body}");
+    let left = north.events().iter().any(|e| matches!(e, RosterEvent::Left { participant_id } if participant_id == "live-north"));
+    assert!(left, "the live participant leaves when the encoder stops: {:?}", north.events());
     stack.shutdown().await.unwrap();
 }
 

@@ -50,3 +50,23 @@ async fn srt_wrong_key_is_refused_and_counted() {
     assert!(m.sum("bridge_ingest_refusals_total", &[("reason", "wrong_key"), ("protocol", "srt")]) >= 1.0);
     stack.shutdown().await.unwrap();
 }
+
+/// A viewer who joins while the stream runs starts from the cached key frame at once (the
+/// encoder sends one only every 4 s here), so its first access unit is an IDR with SPS/PPS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_viewer_starts_from_the_cached_key_frame() {
+    let stack = stack::start_with(ingest::config_with_keys(&[("stage", KEY, None)])).await;
+    let srt = stack.addrs.srt.unwrap();
+    let url = format!("srt://{srt}?mode=caller&streamid=stage/{KEY}&latency=200000");
+    let encoder = ingest::ffmpeg_with(6, "mpegts", &url, &["-g", "100"]);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let viewer = stack::join_with(&stack, "stage", "late", ingest::viewer_options("stage")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let kept = viewer.snapshot().kept;
+    let v = check_video(&kept);
+    assert!(v.idr >= 1 && v.before_first_idr == 0 && v.bare_idr == 0, "{v:?}");
+    assert!(v.access_units >= 25, "video flows after the replay: {v:?}");
+    let (ok, err) = ingest::finish(encoder, Duration::from_secs(20)).await;
+    assert!(ok, "{err}");
+    stack.shutdown().await.unwrap();
+}

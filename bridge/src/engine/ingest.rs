@@ -10,6 +10,7 @@ use std::time::Instant;
 use str0m::format::{Codec, CodecSpec, FormatParams, PayloadParams};
 use str0m::media::{Frequency, MediaTime, Mid, Pt};
 
+use ponte_proto::link::{EndpointEvent, EndpointRef};
 use ponte_proto::MediaKind;
 
 use super::Engine;
@@ -112,6 +113,8 @@ impl Engine {
             }
         }
         tracing::info!(conference = room, participant = %participant, display_name, "live stream joined");
+        let target = EndpointRef { conference: room.to_owned(), endpoint: participant.clone() };
+        self.events.push_back(EndpointEvent::IngestStarted { target, display_name: display_name.to_owned() });
         self.ingests.rooms.insert(id, room.to_owned());
         self.ingests.by_room.insert(room.to_owned(), Live { id, serial, conference: room.to_owned(), participant, gop: Vec::new() });
         self.update_gauges();
@@ -128,6 +131,8 @@ impl Engine {
         let Some(live) = self.ingests.by_room.remove(room) else { return };
         self.ingests.rooms.remove(&live.id);
         tracing::info!(conference = room, participant = %live.participant, "live stream left");
+        let target = EndpointRef { conference: room.to_owned(), endpoint: live.participant.clone() };
+        self.events.push_back(EndpointEvent::IngestStopped { target });
         if let Some(conf) = self.conferences.get_mut(&live.conference) {
             for (key, consumers) in conf.leave(live.id) {
                 for c in consumers {
