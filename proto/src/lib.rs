@@ -3,11 +3,13 @@
 //! - [`signal`]: the client ⇄ signaling WebSocket protocol (JSON, versioned), spoken by
 //!   browsers, the test participant and `loadtest`. `docs/protocol.md` documents it.
 //! - [`link`]: the focus ⇄ bridge link (JSON over a WebSocket, or in-process channels).
+//! - [`channel`]: the client ⇄ bridge data channel (receiver constraints, speaker events).
 //! - [`names`]: validated room names, display names and ids.
 //!
 //! Every parser here returns a typed error that names the offending field, so that the
 //! edge can answer a bad message with an error instead of dropping the connection.
 
+pub mod channel;
 pub mod link;
 pub mod names;
 pub mod signal;
