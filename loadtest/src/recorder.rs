@@ -33,7 +33,15 @@ pub struct TrackStats {
     /// The longest time between the arrivals of two consecutive verified frames: for audio,
     /// the longest silence a listener would hear.
     pub max_interval: Duration,
+    /// The latest intervals of at least [`LONG_INTERVAL`] (at most [`LONG_INTERVALS_KEPT`]):
+    /// when the frame that ended each arrived, and the interval, so a test can look at a
+    /// window of the run.
+    pub long_intervals: Vec<(Instant, Duration)>,
 }
+
+/// Intervals between frames from this long are kept in [`TrackStats::long_intervals`].
+pub const LONG_INTERVAL: Duration = Duration::from_millis(60);
+pub const LONG_INTERVALS_KEPT: usize = 32;
 
 impl TrackStats {
     fn record(&mut self, frame: &[u8], keyframe: bool, at: Instant) {
@@ -52,7 +60,14 @@ impl TrackStats {
         }
         self.frames += 1;
         if let Some(last) = self.last_at.replace(at) {
-            self.max_interval = self.max_interval.max(at.saturating_duration_since(last));
+            let interval = at.saturating_duration_since(last);
+            self.max_interval = self.max_interval.max(interval);
+            if interval >= LONG_INTERVAL {
+                if self.long_intervals.len() == LONG_INTERVALS_KEPT {
+                    self.long_intervals.remove(0);
+                }
+                self.long_intervals.push((at, interval));
+            }
         }
         if keyframe {
             self.keyframes += 1;
@@ -230,5 +245,6 @@ mod tests {
         }
         let a = r.snapshot().track("p", MediaKind::Audio).unwrap().clone();
         assert_eq!(a.max_interval, Duration::from_millis(70));
+        assert_eq!(a.long_intervals, vec![(t0 + Duration::from_millis(110), Duration::from_millis(70))]);
     }
 }

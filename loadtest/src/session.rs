@@ -126,7 +126,9 @@ impl Session {
     /// IP, since it becomes our ICE host candidate).
     pub fn new(now: Instant, config: SessionConfig, local_addr: SocketAddr) -> Result<Self, SessionError> {
         crate::init_crypto();
-        let builder = Rtc::builder().clear_codecs().enable_opus(true, false).enable_vp8(true);
+        // Like a browser's jitter buffer, take audio as it comes instead of holding it back
+        // behind a lost packet (str0m's default waits for up to 15 packets).
+        let builder = Rtc::builder().set_reordering_size_audio(0).clear_codecs().enable_opus(true, false).enable_vp8(true);
         let mut rtc = if config.receive_h264 { builder.enable_h264(true) } else { builder }.build(now);
         let candidate = Candidate::host(local_addr, "udp").map_err(|e| SessionError::Candidate(e.to_string()))?;
         rtc.add_local_candidate(candidate);

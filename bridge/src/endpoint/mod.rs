@@ -86,7 +86,11 @@ impl Endpoint {
         let mut rng = rand::rng();
         let ufrag = Alphanumeric.sample_string(&mut rng, 16);
         let pass = Alphanumeric.sample_string(&mut rng, 32);
+        // Audio is forwarded as it arrives, reordered packets included: str0m's default holds
+        // back up to 15 packets after a loss, which stalls every subscriber's audio for up to
+        // 300 ms (tests/tests/lossy_network.rs); receivers' jitter buffers put audio in order.
         let mut rtc = Rtc::builder()
+            .set_reordering_size_audio(0)
             .set_ice_lite(true)
             .set_local_ice_credentials(IceCreds { ufrag: ufrag.clone(), pass })
             .build(now);
