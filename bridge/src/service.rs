@@ -1,6 +1,7 @@
 //! The bridge service: binds the media socket and HTTP listener, then runs the engine loop
 //! (the I/O edge around the sans-IO [`Engine`]).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use prometheus::Registry;
 use str0m::net::Transmit;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use ponte_proto::link::{BridgeStats, BridgeToFocus, FocusToBridge, Registration, LINK_VERSION};
 
@@ -23,6 +24,7 @@ use crate::ingest::keys::KeyRing;
 use crate::ingest::metrics::IngestMetrics;
 use crate::ingest::rtmp::RtmpIngest;
 use crate::ingest::srt::SrtIngest;
+use crate::ingest::keys::Refusal;
 use crate::ingest::{IngestCommand, IngestConfig, IngestContext, IngestInfo};
 use crate::metrics::BridgeMetrics;
 use crate::socket::udp::MediaSocket;
@@ -131,6 +133,7 @@ impl Bridge {
         let mut load = LoadMeter::new(&metrics, config.max_endpoints);
         let mut stats_tick = tokio::time::interval(config.stats_interval);
         let mut draining = false;
+        let mut claims = Claims::default();
         let mut outbox: Vec<Transmit> = Vec::new();
         tokio::pin!(shutdown);
 
@@ -155,6 +158,9 @@ impl Bridge {
                             let _ = to_focus.send(BridgeToFocus::Register(again)).await;
                         }
                     }
+                    Some(FocusToBridge::ClaimResult { conference, granted, bridge_id, ingest_addrs }) => {
+                        claims.answered(&mut engine, &conference, granted, &bridge_id, &ingest_addrs);
+                    }
                     Some(cmd) => engine.handle_command(Instant::now(), cmd),
                     None => break Err(BridgeError::LinkClosed),
                 },
@@ -169,7 +175,17 @@ impl Bridge {
                         socket.received(n, |d| engine.handle_datagram(now, d.source, d.destination, d.data));
                     }
                 }
-                Some(cmd) = ingest_rx.recv() => on_ingest(&mut engine, cmd),
+                Some(cmd) = ingest_rx.recv() => match cmd {
+                    IngestCommand::Start { room, serial, display_name, reply } => {
+                        if engine.conference_names().any(|c| c == room) {
+                            let _ = reply.send(engine.ingest_start(Instant::now(), &room, serial, &display_name));
+                        } else if claims.wait(&room, serial, display_name, reply) {
+                            // The room may live on another bridge: the focus decides.
+                            let _ = to_focus.send(BridgeToFocus::Claim { conference: room }).await;
+                        }
+                    }
+                    cmd => on_ingest(&mut engine, cmd),
+                },
                 _ = tokio::time::sleep_until(wake.into()) => engine.handle_timeout(Instant::now()),
                 _ = stats_tick.tick() => {
                     let stats = load.sample(&engine, draining);
@@ -245,6 +261,33 @@ impl Ingest {
             tasks.push(tokio::spawn(rtmp.run(ctx)));
         }
         tasks
+    }
+}
+
+/// Live streams waiting for the focus to place their room on this bridge.
+#[derive(Default)]
+struct Claims {
+    waiting: HashMap<String, Vec<(u64, String, oneshot::Sender<Result<(), Refusal>>)>>,
+}
+
+impl Claims {
+    /// Park a start; true when it is the room's first, so a claim must go to the focus.
+    fn wait(&mut self, room: &str, serial: u64, display_name: String, reply: oneshot::Sender<Result<(), Refusal>>) -> bool {
+        let list = self.waiting.entry(room.to_owned()).or_default();
+        list.push((serial, display_name, reply));
+        list.len() == 1
+    }
+
+    fn answered(&mut self, engine: &mut Engine, room: &str, granted: bool, bridge: &str, addrs: &[String]) {
+        for (serial, display_name, reply) in self.waiting.remove(room).unwrap_or_default() {
+            let result = if granted {
+                engine.ingest_start(Instant::now(), room, serial, &display_name)
+            } else {
+                let addr = if addrs.is_empty() { "(none: it takes no streams)".to_owned() } else { addrs.join(" or ") };
+                Err(Refusal::OtherBridge { room: room.to_owned(), bridge: bridge.to_owned(), addr })
+            };
+            let _ = reply.send(result);
+        }
     }
 }
 

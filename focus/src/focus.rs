@@ -105,6 +105,7 @@ impl Focus {
             }
             FocusToBridge::Registered { .. } => return Err(FocusError::NotARequest("registered")),
             FocusToBridge::Drain { .. } => return Err(FocusError::NotARequest("drain")),
+            FocusToBridge::ClaimResult { .. } => return Err(FocusError::NotARequest("claim_result")),
         };
         link.send(cmd).await.map_err(|_| FocusError::LinkClosed(bridge))
     }
@@ -294,6 +295,33 @@ impl Focus {
                 state.touch(&session.bridge_id, session.link_id, now())
             }
         }
+    }
+
+    /// A bridge with a live stream for `conference` claims it: placed there if unplaced,
+    /// else the answer names the hosting bridge and its ingest addresses. False when the
+    /// session has been superseded.
+    pub(crate) async fn claim(&self, session: &Session, conference: String) -> bool {
+        let (answer, link) = {
+            let mut state = self.state();
+            if !state.touch(&session.bridge_id, session.link_id, now()) {
+                return false;
+            }
+            let Some(link) = state.bridge(&session.bridge_id).map(|b| b.link.clone()) else { return false };
+            let holder = match state.route(&conference) {
+                Some((id, _)) => id,
+                None => {
+                    state.claim(&conference, &session.bridge_id);
+                    self.inner.metrics.conferences.set(state.conferences().len() as i64);
+                    tracing::info!(bridge = %session.bridge_id, conference, "conference placed by a live stream");
+                    session.bridge_id.clone()
+                }
+            };
+            let granted = holder == session.bridge_id;
+            let ingest_addrs = state.bridge(&holder).map(|b| b.registration.ingest_addrs.clone()).unwrap_or_default();
+            (FocusToBridge::ClaimResult { conference, granted, bridge_id: holder, ingest_addrs }, link)
+        };
+        let _ = link.send(answer).await;
+        true
     }
 
     /// Record a stats report; false when the session has been superseded.

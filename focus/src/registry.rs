@@ -191,6 +191,17 @@ impl<L: Clone> Registry<L> {
         Ok((id, entry.link.clone(), true))
     }
 
+    /// Place an unplaced `conference` on `bridge_id` (a live stream arrived there).
+    pub fn claim(&mut self, conference: &str, bridge_id: &str) -> bool {
+        if self.conferences.contains_key(conference) {
+            return false;
+        }
+        let Some(entry) = self.bridges.get_mut(bridge_id) else { return false };
+        entry.conferences.insert(conference.to_string());
+        self.conferences.insert(conference.to_string(), bridge_id.to_string());
+        true
+    }
+
     /// The bridge hosting `conference`, if it is placed.
     pub fn route(&self, conference: &str) -> Option<(String, L)> {
         let id = self.conferences.get(conference)?;

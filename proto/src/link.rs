@@ -49,6 +49,9 @@ pub enum FocusToBridge {
     ExpireConference { conference: String },
     /// Take no new conferences; exit when the last one ends.
     Drain { draining: bool },
+    /// The answer to [`BridgeToFocus::Claim`]: `granted` when the conference is (now) on the
+    /// claiming bridge; otherwise `bridge_id` hosts it and `ingest_addrs` are its listeners.
+    ClaimResult { conference: String, granted: bool, bridge_id: String, ingest_addrs: Vec<String> },
 }
 
 /// What a bridge tells the focus.
@@ -58,6 +61,9 @@ pub enum BridgeToFocus {
     Register(Registration),
     Stats(BridgeStats),
     Endpoint(EndpointEvent),
+    /// A live stream wants to go into `conference` on this bridge: place the conference here
+    /// if it has no bridge yet. Answered by [`FocusToBridge::ClaimResult`].
+    Claim { conference: String },
 }
 
 /// Sent once when the link comes up.

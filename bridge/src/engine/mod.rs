@@ -120,7 +120,7 @@ impl Engine {
                     self.remove_endpoint(id, Some(("conference_expired", "conference expired")));
                 }
             }
-            FocusToBridge::Registered { .. } | FocusToBridge::Drain { .. } => {}
+            FocusToBridge::Registered { .. } | FocusToBridge::Drain { .. } | FocusToBridge::ClaimResult { .. } => {}
         }
         self.run_work(now);
     }

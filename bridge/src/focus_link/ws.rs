@@ -321,7 +321,8 @@ impl Outbox {
             BridgeToFocus::Register(_) => self.register = Some(msg),
             // Stale by the time the link is back; the next report replaces it.
             BridgeToFocus::Stats(_) => {}
-            BridgeToFocus::Endpoint(_) => {
+            // Held like an endpoint event: the claim is answered once the link is back.
+            BridgeToFocus::Endpoint(_) | BridgeToFocus::Claim { .. } => {
                 if self.held.len() == HELD_EVENTS {
                     self.held.pop_front();
                     self.dropped += 1;

@@ -105,7 +105,9 @@ impl Session {
         let cmd = IngestCommand::Start { room: room.to_owned(), serial, display_name, reply };
         let closed = || Refusal::Unsupported("bridge is shutting down".into());
         ctx.commands.send(cmd).await.map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())??;
+        // A focus that never answers a placement claim must not hold the encoder forever.
+        let answered = tokio::time::timeout(std::time::Duration::from_secs(10), answer).await;
+        answered.map_err(|_| Refusal::Unsupported("the focus did not place the room in time".into()))?.map_err(|_| closed())??;
         ctx.metrics.active.inc();
         tracing::info!(room, protocol, %remote, "ingest started");
         let now = Instant::now();

@@ -113,6 +113,7 @@ async fn handle(focus: &Focus, session: &Session, msg: BridgeToFocus) -> bool {
             focus.forward_event(event).await;
             true
         }
+        BridgeToFocus::Claim { conference } => focus.claim(session, conference).await,
         BridgeToFocus::Register(r) if r.bridge_id == session.bridge_id => focus.reregister(session, r),
         BridgeToFocus::Register(r) => {
             tracing::warn!(bridge = %session.bridge_id, other = %r.bridge_id, "ignored a register for another bridge id");
@@ -127,5 +128,6 @@ fn kind(msg: &BridgeToFocus) -> &'static str {
         BridgeToFocus::Register(_) => "register",
         BridgeToFocus::Stats(_) => "stats",
         BridgeToFocus::Endpoint(_) => "endpoint",
+        BridgeToFocus::Claim { .. } => "claim",
     }
 }
