@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::error::BridgeError;
+use crate::forwarding::config::QualityConfig;
 use crate::ingest::IngestConfig;
 
 /// Everything a bridge needs to start. `Default` is the single-machine setup.
@@ -45,6 +46,8 @@ pub struct BridgeConfig {
     pub keyframe_request_interval: Duration,
     /// SRT and RTMP ingest (`[ingest]`); listeners open only when a room has a key.
     pub ingest: IngestConfig,
+    /// Simulcast, bandwidth estimation, last-N and dominant speaker (`[quality]`).
+    pub quality: QualityConfig,
 }
 
 impl Default for BridgeConfig {
@@ -64,6 +67,7 @@ impl Default for BridgeConfig {
             max_pending_endpoints: 200,
             keyframe_request_interval: Duration::from_millis(300),
             ingest: IngestConfig::default(),
+            quality: QualityConfig::default(),
         }
     }
 }
@@ -138,6 +142,9 @@ impl BridgeConfig {
             return bad("stats_interval", "must be longer than zero");
         }
         if let Err((key, reason)) = self.ingest.validate() {
+            return bad(&key, &reason);
+        }
+        if let Err((key, reason)) = self.quality.validate() {
             return bad(&key, &reason);
         }
         if let Some(url) = &self.focus_url {

@@ -52,6 +52,8 @@ pub struct BridgeMetrics {
     pub keyframe_requests: IntCounter,
     pub renegotiations: IntCounter,
     pub endpoint_failures: IntCounterVec,
+    /// Layer switches, estimates, NACKs, speakers (`forwarding::metrics`).
+    pub quality: crate::forwarding::metrics::QualityMetrics,
 }
 
 impl BridgeMetrics {
@@ -87,6 +89,7 @@ impl BridgeMetrics {
                 Opts::new("bridge_endpoint_failures_total", "Endpoint requests that failed or endpoints that died"),
                 &["reason"],
             )?,
+            quality: crate::forwarding::metrics::QualityMetrics::new(registry)?,
         };
         registry.register(Box::new(m.endpoints.clone()))?;
         registry.register(Box::new(m.conferences.clone()))?;

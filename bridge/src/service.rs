@@ -130,6 +130,7 @@ impl Bridge {
 
         let mut engine = Engine::new(candidates, config.keyframe_request_interval, metrics.clone());
         engine.set_limits(Limits::from(&config));
+        engine.set_quality(config.quality.clone());
         let mut load = LoadMeter::new(&metrics, config.max_endpoints);
         let mut stats_tick = tokio::time::interval(config.stats_interval);
         let mut draining = false;

@@ -82,7 +82,15 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn new(id: u64, target: EndpointRef, display_name: String, now: Instant, candidates: &[SocketAddr]) -> Self {
+    /// `bwe`: the initial downlink estimate, when bandwidth estimation is on.
+    pub fn new(
+        id: u64,
+        target: EndpointRef,
+        display_name: String,
+        now: Instant,
+        candidates: &[SocketAddr],
+        bwe: Option<str0m::bwe::Bitrate>,
+    ) -> Self {
         let mut rng = rand::rng();
         let ufrag = Alphanumeric.sample_string(&mut rng, 16);
         let pass = Alphanumeric.sample_string(&mut rng, 32);
@@ -92,6 +100,9 @@ impl Endpoint {
         let mut rtc = Rtc::builder()
             .set_reordering_size_audio(0)
             .set_ice_lite(true)
+            .enable_bwe(bwe)
+            // Egress stats carry the NACK counts the bridge exports.
+            .set_stats_interval(Some(std::time::Duration::from_secs(1)))
             .set_local_ice_credentials(IceCreds { ufrag: ufrag.clone(), pass })
             .build(now);
         for addr in candidates {

@@ -32,6 +32,7 @@ use crate::socket::demux::{self, Kind};
 
 mod ingest;
 mod limits;
+mod quality;
 pub use limits::Limits;
 
 pub struct Engine {
@@ -54,6 +55,8 @@ pub struct Engine {
     /// Endpoints whose WebRTC stack panicked; ended before control returns to the caller.
     panicked: Vec<u64>,
     limits: Limits,
+    /// Layers, last-N, speakers and the data channel, per receiver (see `quality.rs`).
+    quality: quality::Quality,
     /// Live streams from SRT/RTMP encoders: members without a WebRTC session.
     ingests: ingest::Ingests,
 }
@@ -62,6 +65,7 @@ impl Engine {
     /// `candidates` are the advertised media addresses (at least one).
     pub fn new(candidates: Vec<SocketAddr>, keyframe_interval: Duration, metrics: BridgeMetrics) -> Self {
         assert!(!candidates.is_empty(), "the service resolves at least one candidate");
+        let quality = quality::Quality::new(Default::default(), metrics.quality.clone());
         Self {
             candidates,
             keyframe_interval,
@@ -79,6 +83,7 @@ impl Engine {
             rtc_events: Vec::new(),
             panicked: Vec::new(),
             limits: Limits::default(),
+            quality,
             ingests: ingest::Ingests::default(),
         }
     }
@@ -265,7 +270,7 @@ impl Engine {
     fn create_endpoint(&mut self, now: Instant, target: EndpointRef, display_name: String) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        let mut ep = Endpoint::new(id, target.clone(), display_name, now, &self.candidates);
+        let mut ep = Endpoint::new(id, target.clone(), display_name, now, &self.candidates, self.quality.rtc_bwe());
         let conference = self.conferences.entry(target.conference.clone()).or_default();
         for (key, kind, publisher) in conference.join(id) {
             ep.subscribe(key, &publisher, kind);
@@ -288,6 +293,7 @@ impl Engine {
             self.by_addr.remove(addr);
         }
         ep.rtc.disconnect();
+        self.quality.remove_endpoint(id, &ep.target.conference);
         tracing::info!(conference = %ep.target.conference, endpoint = %ep.target.endpoint, reason = reason.map_or("left", |r| r.1), "endpoint removed");
         if let Some((label, reason)) = reason {
             self.metrics.endpoint_failures.with_label_values(&[label]).inc();
@@ -410,7 +416,10 @@ impl Engine {
 
     fn on_rtc_event(&mut self, id: u64, now: Instant, event: &Event) {
         match event {
-            Event::MediaData(data) => self.forward(TrackKey { endpoint: id, mid: data.mid }, now, &Frame::from_media(data)),
+            Event::MediaData(data) => {
+                self.observe_media(id, now, data);
+                self.forward(TrackKey { endpoint: id, mid: data.mid }, now, &Frame::from_media(data));
+            }
             Event::MediaAdded(added) if added.direction.is_receiving() => {
                 let kind = match added.kind {
                     str0m::media::MediaKind::Audio => MediaKind::Audio,
@@ -434,7 +443,7 @@ impl Engine {
                     tracing::info!(endpoint = %ep.target.endpoint, "media connected");
                 }
             }
-            _ => {}
+            _ => self.on_quality_event(id, event),
         }
     }
 
@@ -455,6 +464,9 @@ impl Engine {
 
     /// The fan-out: one publisher's frame to every consumer of that track.
     fn forward(&mut self, key: TrackKey, now: Instant, frame: &Frame<'_>) {
+        if !frame.is_audio() {
+            self.quality.observe_video(key, frame, now);
+        }
         let conf = match self.endpoints.get_mut(&key.endpoint) {
             Some(ep) => {
                 if let Some(t) = ep.track_in(key.mid) {
@@ -471,7 +483,10 @@ impl Engine {
         let forwarded = &self.metrics.frames_forwarded[usize::from(!frame.is_audio())];
         for c in conf.consumers(&key) {
             let Some(sub) = self.endpoints.get_mut(c) else { continue };
-            match contain(|| sub.write(key, frame)) {
+            // Video goes through the subscriber's forwarder (layer choice, last-N, RTP time).
+            let picked = if frame.is_audio() { Some(*frame) } else { self.quality.pick(*c, &sub.target.conference, key, frame, now) };
+            let Some(frame) = picked else { continue };
+            match contain(|| sub.write(key, &frame)) {
                 Err(p) => {
                     tracing::error!(endpoint = %sub.target.endpoint, "{p}; ending this endpoint, the others go on");
                     if !self.panicked.contains(c) {
@@ -492,10 +507,14 @@ impl Engine {
         if want_keyframe {
             self.request_keyframe(key, now);
         }
+        self.flush_quality(now);
     }
 
     /// Ask a publisher for a key frame on one track, throttled (see [`crate::rtcp::keyframe`]).
     fn request_keyframe(&mut self, source: TrackKey, now: Instant) {
+        if self.quality.is_simulcast(source) {
+            return self.request_layer_keyframe(source, None, now);
+        }
         if self.ingests.owns(source.endpoint) {
             return self.ingest_replay(source);
         }

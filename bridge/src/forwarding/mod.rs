@@ -8,11 +8,14 @@
 //! - [`layer`]: the layer selectors behind the forwarder (simulcast, null).
 //! - [`allocator`]: two-phase bandwidth allocation per receiver.
 //! - [`speaker`] and [`lastn`]: dominant speaker and the last-N order it drives.
+//! - [`config`] and [`metrics`]: the `[quality]` config section and its metrics.
 
 pub mod allocator;
+pub mod config;
 pub mod forwarder;
 pub mod frame;
 pub mod lastn;
 pub mod layer;
+pub mod metrics;
 pub mod source;
 pub mod speaker;
