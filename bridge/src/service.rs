@@ -251,7 +251,8 @@ impl Ingest {
     }
 
     fn spawn(self, config: &IngestConfig, commands: mpsc::Sender<IngestCommand>, live: Arc<Mutex<Vec<IngestInfo>>>) -> Vec<tokio::task::JoinHandle<()>> {
-        let ctx = IngestContext { keys: KeyRing::new(config.keys.clone()), commands, metrics: self.metrics, live };
+        let reconnect_grace = Duration::from_millis(config.reconnect_grace_ms);
+        let ctx = IngestContext { keys: KeyRing::new(config.keys.clone()), commands, metrics: self.metrics, live, reconnect_grace };
         let mut tasks = Vec::new();
         if let Some(srt) = self.srt {
             tracing::info!(addr = %srt.local_addr(), "SRT ingest listening");

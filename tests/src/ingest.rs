@@ -17,6 +17,8 @@ pub const TONE_HZ: f64 = 1000.0;
 /// A loopback stack whose bridge has a stream key (and SRT passphrase) for each room.
 pub fn config_with_keys(rooms: &[(&str, &str, Option<&str>)]) -> StackConfig {
     let mut c = StackConfig::loopback();
+    // Short, so tests see the live participant leave soon after the encoder stops.
+    c.bridge.ingest.reconnect_grace_ms = 300;
     for (room, key, passphrase) in rooms {
         let entry = RoomKey { key: (*key).into(), passphrase: passphrase.map(Into::into), name: Some(format!("{room} feed")), enabled: true };
         c.bridge.ingest.keys.insert((*room).into(), entry);

@@ -65,3 +65,45 @@ async fn rtmp_wrong_key_is_refused() {
     assert!(m.sum("bridge_ingest_refusals_total", &[("reason", "wrong_key"), ("protocol", "rtmp")]) >= 1.0);
     stack.shutdown().await.unwrap();
 }
+
+/// An encoder that drops and reconnects within the grace period resumes the same participant:
+/// viewers keep its tracks (no leave, no renegotiation) and the picture goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnecting_encoder_resumes_the_same_participant() {
+    let mut cfg = ingest::config_with_keys(&[("north", "north-key-1", None)]);
+    cfg.bridge.ingest.reconnect_grace_ms = 5000;
+    let stack = stack::start_with(cfg).await;
+    let rtmp = stack.addrs.rtmp.unwrap();
+    let viewer = stack::join_with(&stack, "north", "viewer", ingest::viewer_options("north")).await;
+    let url = format!("rtmp://{rtmp}/live/north?key=north-key-1");
+    for _ in 0..2 {
+        let (ok, err) = ingest::finish(ingest::ffmpeg(2, "flv", &url), Duration::from_secs(15)).await;
+        assert!(ok, "{err}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let events = viewer.events();
+    let joins = events.iter().filter(|e| matches!(e, RosterEvent::Joined(p) if p.id == "live-north")).count();
+    let leaves = events.iter().filter(|e| matches!(e, RosterEvent::Left { participant_id } if participant_id == "live-north")).count();
+    let in_roster = viewer.roster().iter().any(|p| p.id == "live-north");
+    assert!((joins == 1 || in_roster) && leaves == 0, "one participant throughout: {events:?}");
+    let v = check_video(&viewer.snapshot().kept);
+    assert!(v.idr >= 3 && v.access_units >= (4 * FPS as usize) * 6 / 10, "both sessions reached the viewer: {v:?}");
+    stack.shutdown().await.unwrap();
+}
+
+/// B-frames are detected and reported (metric) rather than leaving a stuttering picture
+/// unexplained.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b_frames_are_detected_and_counted() {
+    let stack = stack::start_with(ingest::config_with_keys(&[("north", "north-key-1", None)])).await;
+    let rtmp = stack.addrs.rtmp.unwrap();
+    let url = format!("rtmp://{rtmp}/live/north?key=north-key-1");
+    let push = ingest::ffmpeg_with(2, "flv", &url, &["-profile:v", "main", "-bf", "2", "-tune", "film"]);
+    let (ok, err) = ingest::finish(push, Duration::from_secs(15)).await;
+    assert!(ok, "{err}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let m = scrape::metrics(stack.addrs.bridge_http).await;
+    assert!(m.sum("bridge_ingest_b_frames_total", &[("room", "north")]) > 0.0, "B-frames counted");
+    assert!(m.sum("bridge_ingest_b_frame_streams_total", &[]) >= 1.0);
+    stack.shutdown().await.unwrap();
+}

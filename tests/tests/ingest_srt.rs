@@ -70,3 +70,53 @@ async fn late_viewer_starts_from_the_cached_key_frame() {
     assert!(ok, "{err}");
     stack.shutdown().await.unwrap();
 }
+
+/// libsrt's own `srt-live-transmit` relays a TS file in: its 1456-byte messages do not line up
+/// with 188-byte TS packets, and the bridge re-frames them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srt_live_transmit_relays_a_ts_file() {
+    let dir = std::env::temp_dir().join(format!("ponte-ingest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("clip.ts");
+    let seconds = 3;
+    let (ok, err) = ingest::finish(ingest::ffmpeg_with(seconds, "mpegts", file.to_str().unwrap(), &["-y"]), Duration::from_secs(20)).await;
+    assert!(ok, "ffmpeg wrote the TS file: {err}");
+
+    let stack = stack::start_with(ingest::config_with_keys(&[("stage", KEY, None)])).await;
+    let srt = stack.addrs.srt.unwrap();
+    let viewer = stack::join_with(&stack, "stage", "viewer", ingest::viewer_options("stage")).await;
+    // stdin must be a pipe: srt-live-transmit polls it, and a regular file cannot be polled.
+    let mut relay = tokio::process::Command::new("srt-live-transmit")
+        .args(["-q", "file://con", &format!("srt://{srt}?streamid=stage/{KEY}&latency=200")])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("srt-live-transmit runs (scripts/test.sh installs srt-tools)");
+    let mut stdin = relay.stdin.take().unwrap();
+    let ts = std::fs::read(&file).unwrap();
+    // srt-live-transmit drops what it reads before its SRT connection is up, and it does not
+    // exit at the end of its input: feed it after a moment, at about real time, then stop it.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let step = ts.len().div_ceil(seconds as usize * 10);
+    for chunk in ts.chunks(step) {
+        use tokio::io::AsyncWriteExt;
+        stdin.write_all(chunk).await.expect("srt-live-transmit takes its input");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let _ = relay.start_kill();
+    drop(stdin);
+    let (_, err) = ingest::finish(relay, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let kept = viewer.snapshot().kept;
+    let v = check_video(&kept);
+    let sent = (seconds * FPS) as usize;
+    assert!(v.idr >= 2 && v.bare_idr == 0 && v.before_first_idr == 0, "{v:?} ({err})");
+    assert!(v.access_units >= sent * 7 / 10, "{} of {sent}: {v:?} ({err})", v.access_units);
+    let (_, hz) = check_audio(&kept);
+    assert!((hz - TONE_HZ).abs() < 30.0, "tone at {hz:.0} Hz");
+    let _ = std::fs::remove_dir_all(&dir);
+    stack.shutdown().await.unwrap();
+}

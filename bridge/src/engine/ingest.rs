@@ -38,6 +38,30 @@ struct Live {
     conference: String,
     participant: String,
     gop: Vec<Cached>,
+    /// Video and audio clocks: a reconnected encoder starts its timestamps anew, so they are
+    /// rebased to continue where the last session stopped (viewers see one stream).
+    clocks: [Clock; 2],
+}
+
+#[derive(Default)]
+struct Clock {
+    offset: i64,
+    last: Option<u64>,
+    rebase: bool,
+}
+
+impl Clock {
+    /// The continuous time for a source time; `step` is one frame on this clock.
+    fn map(&mut self, source: u64, step: u64) -> u64 {
+        if std::mem::take(&mut self.rebase) {
+            if let Some(last) = self.last {
+                self.offset = (last + step) as i64 - source as i64;
+            }
+        }
+        let t = (source as i64 + self.offset).max(0) as u64;
+        self.last = Some(t);
+        t
+    }
 }
 
 /// The live ingests of this engine, by room.
@@ -89,8 +113,12 @@ impl Engine {
     /// handed to the new session).
     pub fn ingest_start(&mut self, now: Instant, room: &str, serial: u64, display_name: &str) -> Result<(), Refusal> {
         if let Some(live) = self.ingests.by_room.get_mut(room) {
+            tracing::info!(conference = room, participant = %live.participant, "live stream resumed by a reconnecting encoder");
             live.serial = serial;
             live.gop.clear();
+            for c in &mut live.clocks {
+                c.rebase = true;
+            }
             return Ok(());
         }
         if !self.conferences.contains_key(room) && self.conferences.len() >= self.limits.max_conferences {
@@ -116,7 +144,8 @@ impl Engine {
         let target = EndpointRef { conference: room.to_owned(), endpoint: participant.clone() };
         self.events.push_back(EndpointEvent::IngestStarted { target, display_name: display_name.to_owned() });
         self.ingests.rooms.insert(id, room.to_owned());
-        self.ingests.by_room.insert(room.to_owned(), Live { id, serial, conference: room.to_owned(), participant, gop: Vec::new() });
+        let live = Live { id, serial, conference: room.to_owned(), participant, gop: Vec::new(), clocks: Default::default() };
+        self.ingests.by_room.insert(room.to_owned(), live);
         self.update_gauges();
         self.run_work(now);
         Ok(())
@@ -159,7 +188,7 @@ impl Engine {
         match media {
             Media::Video { time, data, keyframe, profile_level_id } => {
                 let data: Arc<[u8]> = data.into();
-                let time = MediaTime::new(time, Frequency::NINETY_KHZ);
+                let time = MediaTime::new(live.clocks[0].map(time, 3600), Frequency::NINETY_KHZ);
                 let params = h264_params(profile_level_id);
                 if keyframe {
                     live.gop.clear();
@@ -172,7 +201,7 @@ impl Engine {
             }
             Media::Audio { time, data } => {
                 let data: Arc<[u8]> = data.into();
-                let time = MediaTime::new(time, Frequency::FORTY_EIGHT_KHZ);
+                let time = MediaTime::new(live.clocks[1].map(time, 960), Frequency::FORTY_EIGHT_KHZ);
                 let frame = Frame { params: opus_params(), rid: None, network_time: at, time, data: &data, keyframe: false, contiguous: true };
                 self.forward(TrackKey { endpoint: id, mid: audio_mid() }, now, &frame);
             }

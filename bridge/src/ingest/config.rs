@@ -19,6 +19,9 @@ pub struct IngestConfig {
     /// RTMP listener (TCP).
     pub rtmp_enabled: bool,
     pub rtmp_listen: SocketAddr,
+    /// How long (ms) the live participant stays after its encoder disconnects; an encoder
+    /// that reconnects within it resumes the same participant without viewers renegotiating.
+    pub reconnect_grace_ms: u64,
     /// Room → stream key (and optional SRT passphrase, display name).
     pub keys: HashMap<String, RoomKey>,
     /// Addresses told to the focus and to refused encoders, e.g. `srt://media.example.org:9000`.
@@ -34,6 +37,7 @@ impl Default for IngestConfig {
             srt_latency_ms: 120,
             rtmp_enabled: true,
             rtmp_listen: SocketAddr::from(([0, 0, 0, 0], 1935)),
+            reconnect_grace_ms: 3000,
             keys: HashMap::new(),
             public_addrs: Vec::new(),
         }

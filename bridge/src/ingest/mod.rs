@@ -69,6 +69,8 @@ pub struct IngestContext {
     pub commands: mpsc::Sender<IngestCommand>,
     pub metrics: IngestMetrics,
     pub live: Arc<Mutex<Vec<IngestInfo>>>,
+    /// How long a disconnected stream's participant waits for its encoder to come back.
+    pub reconnect_grace: std::time::Duration,
 }
 
 pub fn participant_id(room: &str) -> String {
@@ -207,15 +209,21 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         tracing::info!(room = %self.room, protocol = self.protocol, "ingest ended");
+        // Count what arrived since the last tick.
+        self.tick(None);
         self.ctx.metrics.active.dec();
         if let Ok(mut live) = self.ctx.live.lock() {
             live.retain(|i| i.room != self.room);
         }
+        // The participant stays for the grace period: an encoder that reconnects in time takes
+        // it over (a newer serial), and viewers keep their tracks without renegotiating.
         let stop = IngestCommand::Stop { room: self.room.clone(), serial: self.serial };
-        if let Err(mpsc::error::TrySendError::Full(stop)) = self.ctx.commands.try_send(stop) {
-            let tx = self.ctx.commands.clone();
-            tokio::spawn(async move { tx.send(stop).await });
-        }
+        let tx = self.ctx.commands.clone();
+        let grace = self.ctx.reconnect_grace;
+        tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let _ = tx.send(stop).await;
+        });
     }
 }
 
