@@ -47,6 +47,7 @@ struct Ingest {
     srt: Option<SrtIngest>,
     rtmp: Option<RtmpIngest>,
     metrics: IngestMetrics,
+    keys: KeyRing,
 }
 
 impl Bridge {
@@ -63,11 +64,14 @@ impl Bridge {
         // process_resident_memory_bytes, process_open_fds, …: what a soak run watches.
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
         let ingest = Ingest::bind(&config.ingest, &registry).await?;
+        let ingest_keys = ingest.keys.clone();
         let http_state = HttpState {
             registry,
             ready: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(Mutex::new(BridgeStats::default())),
             ingests: Arc::default(),
+            ingest_keys: (ingest.srt.is_some() || ingest.rtmp.is_some()).then_some(ingest_keys),
+            secret: config.secret.clone(),
         };
         Ok(Self { config, socket, candidates, http, metrics, http_state, ingest })
     }
@@ -247,12 +251,12 @@ impl Ingest {
             true => Some(RtmpIngest::bind(config).await.map_err(|source| BridgeError::Bind { what: "RTMP ingest listener", addr: config.rtmp_listen, source })?),
             false => None,
         };
-        Ok(Self { srt, rtmp, metrics })
+        Ok(Self { srt, rtmp, metrics, keys: KeyRing::new(config.keys.clone()) })
     }
 
     fn spawn(self, config: &IngestConfig, commands: mpsc::Sender<IngestCommand>, live: Arc<Mutex<Vec<IngestInfo>>>) -> Vec<tokio::task::JoinHandle<()>> {
         let reconnect_grace = Duration::from_millis(config.reconnect_grace_ms);
-        let ctx = IngestContext { keys: KeyRing::new(config.keys.clone()), commands, metrics: self.metrics, live, reconnect_grace };
+        let ctx = IngestContext { keys: self.keys, commands, metrics: self.metrics, live, reconnect_grace };
         let mut tasks = Vec::new();
         if let Some(srt) = self.srt {
             tracing::info!(addr = %srt.local_addr(), "SRT ingest listening");

@@ -107,3 +107,39 @@ async fn b_frames_are_detected_and_counted() {
     assert!(m.sum("bridge_ingest_b_frame_streams_total", &[]) >= 1.0);
     stack.shutdown().await.unwrap();
 }
+
+/// Stream keys from the operator API: a room added at run time takes a stream; removed, it
+/// refuses the next one. The API wants the bridge's secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_from_the_operator_api() {
+    let mut cfg = ingest::config_with_keys(&[("north", "north-key-1", None)]);
+    cfg.bridge.secret = Some("bridge-secret".into());
+    let stack = stack::start_with(cfg).await;
+    let rtmp = stack.addrs.rtmp.unwrap();
+    let api = format!("http://{}/v1/ingest/keys/east", stack.addrs.bridge_http);
+    let http = reqwest::Client::new();
+    let body = r#"{"key":"east-key-1","name":"East"}"#;
+    let anonymous = http.put(&api).body(body).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let put = http.put(&api).bearer_auth("bridge-secret").body(body).send().await.unwrap();
+    assert_eq!(put.status(), 204, "{}", put.text().await.unwrap());
+    let bad = http.put(&api).bearer_auth("bridge-secret").body(r#"{"key":"short"}"#).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    let viewer = stack::join_with(&stack, "east", "viewer", ingest::viewer_options("east")).await;
+    let url = format!("rtmp://{rtmp}/live/east?key=east-key-1");
+    let (ok, err) = ingest::finish(ingest::ffmpeg(2, "flv", &url), Duration::from_secs(15)).await;
+    assert!(ok, "{err}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let v = check_video(&viewer.snapshot().kept);
+    assert!(v.idr >= 1 && v.access_units >= 25, "{v:?}");
+    assert!(viewer.events().iter().any(|e| matches!(e, RosterEvent::Joined(p) if p.display_name == "live: East")));
+
+    let del = http.delete(&api).bearer_auth("bridge-secret").send().await.unwrap();
+    assert_eq!(del.status(), 204);
+    let (ok, _) = ingest::finish(ingest::ffmpeg(1, "flv", &url), Duration::from_secs(15)).await;
+    assert!(!ok, "a removed key takes no stream");
+    let m = scrape::metrics(stack.addrs.bridge_http).await;
+    assert!(m.sum("bridge_ingest_refusals_total", &[("reason", "unknown_room"), ("protocol", "rtmp")]) >= 1.0);
+    stack.shutdown().await.unwrap();
+}

@@ -54,22 +54,25 @@ impl IngestConfig {
         if self.srt_latency_ms > 10_000 {
             return Err(("ingest.srt_latency_ms".into(), "must be at most 10000".into()));
         }
-        for (room, k) in &self.keys {
-            let key = |field: &str| format!("ingest.keys.{room}.{field}");
-            if room.is_empty() || room.len() > 128 || room.contains(['/', '?', ' ']) {
-                return Err((format!("ingest.keys.{room}"), "room names are 1 to 128 characters without '/', '?' or spaces".into()));
-            }
-            if k.key.len() < 8 || k.key.len() > 128 || k.key.contains(['/', '?', '&', ' ', ',']) {
-                return Err((key("key"), "must be 8 to 128 characters without '/', '?', '&', ',' or spaces".into()));
-            }
-            if let Some(p) = &k.passphrase {
-                if !(10..=79).contains(&p.len()) {
-                    return Err((key("passphrase"), "SRT passphrases are 10 to 79 characters".into()));
-                }
-            }
-        }
-        Ok(())
+        self.keys.iter().try_for_each(|(room, k)| validate_room_key(room, k))
     }
+}
+
+/// One room's key, from the config or the operator API; errors name `ingest.keys.ROOM.FIELD`.
+pub fn validate_room_key(room: &str, k: &RoomKey) -> Result<(), (String, String)> {
+    let key = |field: &str| format!("ingest.keys.{room}.{field}");
+    if room.is_empty() || room.len() > 128 || room.contains(['/', '?', ' ', '&', ',', '=']) {
+        return Err((format!("ingest.keys.{room}"), "room names are 1 to 128 characters without '/', '?', '&', ',', '=' or spaces".into()));
+    }
+    if k.key.len() < 8 || k.key.len() > 128 || k.key.contains(['/', '?', '&', ' ', ',', '=']) {
+        return Err((key("key"), "must be 8 to 128 characters without '/', '?', '&', ',', '=' or spaces".into()));
+    }
+    if let Some(p) = &k.passphrase {
+        if !(10..=79).contains(&p.len()) {
+            return Err((key("passphrase"), "SRT passphrases are 10 to 79 characters".into()));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

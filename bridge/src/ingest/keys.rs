@@ -2,7 +2,7 @@
 //! and the one-publisher-per-room rule.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
@@ -108,18 +108,20 @@ fn target(room: &str, key: &str) -> Option<StreamTarget> {
 /// The configured keys plus the rooms live right now; shared by every listener.
 #[derive(Debug, Clone, Default)]
 pub struct KeyRing {
-    keys: Arc<HashMap<String, RoomKey>>,
+    /// Shared with the operator API, which adds, changes and removes rooms at run time.
+    keys: Arc<RwLock<HashMap<String, RoomKey>>>,
     live: Arc<Mutex<HashSet<String>>>,
 }
 
 impl KeyRing {
     pub fn new(keys: HashMap<String, RoomKey>) -> Self {
-        Self { keys: Arc::new(keys), live: Arc::default() }
+        Self { keys: Arc::new(RwLock::new(keys)), live: Arc::default() }
     }
 
     /// The room's policy if the key is right (compared in constant time).
-    pub fn check(&self, t: &StreamTarget) -> Result<&RoomKey, Refusal> {
-        let entry = self.keys.get(&t.room).ok_or_else(|| Refusal::UnknownRoom(t.room.clone()))?;
+    pub fn check(&self, t: &StreamTarget) -> Result<RoomKey, Refusal> {
+        let keys = self.keys.read().expect("the key lock is never held across a panic");
+        let entry = keys.get(&t.room).ok_or_else(|| Refusal::UnknownRoom(t.room.clone()))?.clone();
         if !bool::from(entry.key.as_bytes().ct_eq(t.key.as_bytes())) {
             return Err(Refusal::WrongKey(t.room.clone()));
         }
@@ -144,8 +146,30 @@ impl KeyRing {
     }
 
     pub fn display_name(&self, room: &str) -> String {
-        let name = self.keys.get(room).and_then(|k| k.name.clone()).unwrap_or_else(|| room.to_owned());
+        let keys = self.keys.read().expect("the key lock is never held across a panic");
+        let name = keys.get(room).and_then(|k| k.name.clone()).unwrap_or_else(|| room.to_owned());
         format!("live: {name}")
+    }
+}
+
+impl KeyRing {
+    /// Add or replace a room's key (operator API). Streams already live keep going.
+    pub fn set(&self, room: &str, key: RoomKey) {
+        self.keys.write().expect("the key lock is never held across a panic").insert(room.to_owned(), key);
+    }
+
+    /// Remove a room's key; false if it had none.
+    pub fn remove(&self, room: &str) -> bool {
+        self.keys.write().expect("the key lock is never held across a panic").remove(room).is_some()
+    }
+
+    /// The rooms that take streams, with whether each is enabled and live (never the keys).
+    pub fn rooms(&self) -> Vec<(String, bool, bool)> {
+        let keys = self.keys.read().expect("the key lock is never held across a panic");
+        let live = self.live.lock().expect("the live set lock is never held across a panic");
+        let mut v: Vec<_> = keys.iter().map(|(r, k)| (r.clone(), k.enabled, live.contains(r))).collect();
+        v.sort();
+        v
     }
 }
 
