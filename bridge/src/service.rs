@@ -273,8 +273,11 @@ impl Ingest {
 /// Live streams waiting for the focus to place their room on this bridge.
 #[derive(Default)]
 struct Claims {
-    waiting: HashMap<String, Vec<(u64, String, oneshot::Sender<Result<(), Refusal>>)>>,
+    waiting: HashMap<String, Vec<WaitingStart>>,
 }
+
+/// (serial, display name, where the answer goes).
+type WaitingStart = (u64, String, oneshot::Sender<Result<(), Refusal>>);
 
 impl Claims {
     /// Park a start; true when it is the room's first, so a claim must go to the focus.

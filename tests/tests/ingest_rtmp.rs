@@ -143,3 +143,20 @@ async fn keys_from_the_operator_api() {
     assert!(m.sum("bridge_ingest_refusals_total", &[("reason", "unknown_room"), ("protocol", "rtmp")]) >= 1.0);
     stack.shutdown().await.unwrap();
 }
+
+/// A second encoder on a room that is live is refused; the first goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_publisher_on_a_live_room_is_refused() {
+    let stack = stack::start_with(ingest::config_with_keys(&[("north", "north-key-1", None)])).await;
+    let rtmp = stack.addrs.rtmp.unwrap();
+    let url = format!("rtmp://{rtmp}/live/north?key=north-key-1");
+    let first = ingest::ffmpeg(3, "flv", &url);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (second_ok, _) = ingest::finish(ingest::ffmpeg(1, "flv", &url), Duration::from_secs(15)).await;
+    assert!(!second_ok, "the room already has a live stream");
+    let (first_ok, err) = ingest::finish(first, Duration::from_secs(15)).await;
+    assert!(first_ok, "the first encoder is undisturbed: {err}");
+    let m = scrape::metrics(stack.addrs.bridge_http).await;
+    assert!(m.sum("bridge_ingest_refusals_total", &[("reason", "in_use"), ("protocol", "rtmp")]) >= 1.0);
+    stack.shutdown().await.unwrap();
+}

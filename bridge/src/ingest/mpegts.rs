@@ -324,7 +324,7 @@ pub(crate) mod tests {
             let chunk: Vec<u8> = (0..777)
                 .map(|_| {
                     x = x.wrapping_mul(1103515245).wrapping_add(12345);
-                    if x % 5 == 0 { 0x47 } else { (x >> 16) as u8 }
+                    if x.is_multiple_of(5) { 0x47 } else { (x >> 16) as u8 }
                 })
                 .collect();
             d.push(&chunk);
