@@ -67,7 +67,7 @@ fn assert_moved(got: &[u8], first: u8, last: u8) {
 
 #[test]
 fn constraints_pick_the_layer_and_switches_keep_the_stream_continuous() {
-    let mut net = Net::new(QualityConfig { initial_bitrate_kbps: 5000, ..Default::default() });
+    let mut net = Net::new(QualityConfig { bandwidth_estimation: false, ..Default::default() });
     net.join("r", &publisher());
     let rx = net.join("r", &receiver());
     net.clients[rx].constraints = Some(max_height(180));

@@ -81,3 +81,17 @@ impl QualityConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sample_documents_the_defaults() {
+        let c = crate::config::BridgeConfig::from_toml(include_str!("../../bridge.sample.toml")).unwrap();
+        assert_eq!(c.quality, QualityConfig::default());
+        assert!(c.quality.validate().is_ok());
+        let bad = QualityConfig { last_n: -2, ..Default::default() };
+        assert_eq!(bad.validate().unwrap_err().0, "quality.last_n");
+    }
+}
