@@ -33,10 +33,20 @@ pub struct TrackStats {
     /// The longest time between the arrivals of two consecutive verified frames: for audio,
     /// the longest silence a listener would hear.
     pub max_interval: Duration,
-    /// The latest intervals of at least [`LONG_INTERVAL`] (at most [`LONG_INTERVALS_KEPT`]):
-    /// when the frame that ended each arrived, and the interval, so a test can look at a
-    /// window of the run.
-    pub long_intervals: Vec<(Instant, Duration)>,
+    /// The latest intervals of at least [`LONG_INTERVAL`] (at most [`LONG_INTERVALS_KEPT`]),
+    /// so a test can look at a window of the run and tell stalls from losses.
+    pub long_intervals: Vec<LongInterval>,
+}
+
+/// A long wait between two consecutive verified frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LongInterval {
+    /// When the frame that ended the wait arrived.
+    pub at: Instant,
+    pub interval: Duration,
+    /// Frames the sender sent in between that did not arrive first (seq step − 1; 0 when
+    /// the wait was not a loss).
+    pub skipped: u32,
 }
 
 /// Intervals between frames from this long are kept in [`TrackStats::long_intervals`].
@@ -66,7 +76,9 @@ impl TrackStats {
                 if self.long_intervals.len() == LONG_INTERVALS_KEPT {
                     self.long_intervals.remove(0);
                 }
-                self.long_intervals.push((at, interval));
+                let step = self.last_seq.map_or(1, |l| seq.wrapping_sub(l));
+                let skipped = if step < u32::MAX / 2 { step.saturating_sub(1) } else { 0 };
+                self.long_intervals.push(LongInterval { at, interval, skipped });
             }
         }
         if keyframe {
@@ -245,6 +257,7 @@ mod tests {
         }
         let a = r.snapshot().track("p", MediaKind::Audio).unwrap().clone();
         assert_eq!(a.max_interval, Duration::from_millis(70));
-        assert_eq!(a.long_intervals, vec![(t0 + Duration::from_millis(110), Duration::from_millis(70))]);
+        let long = LongInterval { at: t0 + Duration::from_millis(110), interval: Duration::from_millis(70), skipped: 1 };
+        assert_eq!(a.long_intervals, vec![long]);
     }
 }

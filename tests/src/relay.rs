@@ -23,7 +23,8 @@ pub struct Impairment {
     pub loss: f64,
     /// Each datagram is delayed by a uniform random 0..=jitter; datagrams overtake each other.
     pub jitter: Duration,
-    /// Fraction of datagrams held back an extra `jitter` on top, so they arrive after later ones.
+    /// Fraction of datagrams held back the whole `jitter` (the most it allows), so that they
+    /// arrive after datagrams sent after them.
     pub reorder: f64,
     /// Bits per second the direction carries at most; datagrams queue behind each other.
     pub rate_bps: Option<u64>,
@@ -135,10 +136,7 @@ impl Direction {
             self.link_free = self.link_free.max(now) + wire;
             depart = self.link_free;
         }
-        let mut delay = imp.jitter.mul_f64(self.random());
-        if self.random() < imp.reorder {
-            delay += imp.jitter;
-        }
+        let delay = if self.random() < imp.reorder { imp.jitter } else { imp.jitter.mul_f64(self.random()) };
         self.stats.forwarded[self.index].fetch_add(1, Ordering::Relaxed);
         let out = self.out.clone();
         tokio::spawn(async move {
