@@ -65,7 +65,7 @@ pub fn sdp_offer(data: &[u8]) {
     ponte_bridge::init_crypto();
     let target = EndpointRef { conference: "fuzz".into(), endpoint: "e".into() };
     let bridge: SocketAddr = BRIDGE.parse().expect("constant address");
-    let mut ep = Endpoint::new(1, target, "fuzz".into(), Instant::now(), &[bridge]);
+    let mut ep = Endpoint::new(1, target, "fuzz".into(), Instant::now(), &[bridge], None);
     // As the engine calls it: inside `contain`, which ends only this endpoint on a panic.
     if let Ok(Ok(_)) = contain_known(|| ep.accept_offer(sdp)) {
         // A renegotiation with the same offer takes the other path through the SDP code.
