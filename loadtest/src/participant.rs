@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use ponte_proto::channel::{BridgeChannelMessage, ClientChannelMessage};
 use ponte_proto::signal::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION};
 use ponte_proto::MediaKind;
 
@@ -57,6 +58,13 @@ pub struct ParticipantOptions {
     pub receive_h264: bool,
     /// Keep the raw received payloads of this publisher in [`Snapshot::kept`].
     pub keep_payloads_of: Option<String>,
+    /// Publish video as three simulcast layers (rids `q`, `h`, `f`); see [`SessionConfig::simulcast`].
+    pub simulcast: bool,
+    /// RFC 6464 audio level sent with our audio (dBov); change it with [`Participant::set_audio_level`].
+    pub audio_level: Option<i8>,
+    /// Open a data channel to the bridge: [`Participant::send_constraints`],
+    /// [`Participant::channel_messages`].
+    pub data_channel: bool,
 }
 
 impl Default for ParticipantOptions {
@@ -73,6 +81,9 @@ impl Default for ParticipantOptions {
             media_via: None,
             receive_h264: false,
             keep_payloads_of: None,
+            simulcast: false,
+            audio_level: None,
+            data_channel: false,
         }
     }
 }
@@ -96,6 +107,8 @@ struct Shared {
     events: Vec<RosterEvent>,
     snapshot: Snapshot,
     stats: Stats,
+    /// What the bridge said on the data channel.
+    channel: Vec<BridgeChannelMessage>,
     /// Why the task ended, once it has.
     ended: Option<String>,
 }
@@ -105,6 +118,8 @@ enum Command {
     Chat(String),
     Mute(MediaKind, bool),
     Leave,
+    AudioLevel(Option<i8>),
+    Channel(ClientChannelMessage),
 }
 
 /// A joined participant. Dropping it ends its task (which says `leave` on the way out).
@@ -142,6 +157,9 @@ impl Participant {
             keyframe_interval: opts.keyframe_interval,
             receive_h264: opts.receive_h264,
             keep_payloads_of: opts.keep_payloads_of.clone(),
+            simulcast: opts.simulcast,
+            audio_level: opts.audio_level,
+            data_channel: opts.data_channel,
         };
         let sender_tag = config.sender_tag;
         let mut session = Session::new(Instant::now(), config, local_addr)?;
@@ -232,6 +250,39 @@ impl Participant {
     /// Stop (or resume) sending one kind of media, and tell the room.
     pub fn set_muted(&self, kind: MediaKind, muted: bool) -> Result<(), ParticipantError> {
         self.command(Command::Mute(kind, muted))
+    }
+
+    /// The RFC 6464 level sent with our audio from now on (e.g. -20 to speak, -127 silent).
+    pub fn set_audio_level(&self, level: Option<i8>) -> Result<(), ParticipantError> {
+        self.command(Command::AudioLevel(level))
+    }
+
+    /// Send receiver constraints to the bridge over the data channel (needs
+    /// [`ParticipantOptions::data_channel`]; queued until the channel opens).
+    pub fn send_constraints(&self, msg: ClientChannelMessage) -> Result<(), ParticipantError> {
+        self.command(Command::Channel(msg))
+    }
+
+    /// Everything the bridge said on the data channel, oldest first (at most
+    /// [`PUBLISH_EVERY`] old).
+    pub fn channel_messages(&self) -> Vec<BridgeChannelMessage> {
+        self.lock().channel.clone()
+    }
+
+    /// The dominant speaker the bridge last announced.
+    pub fn dominant_speaker(&self) -> Option<String> {
+        self.lock().channel.iter().rev().find_map(|m| match m {
+            BridgeChannelMessage::DominantSpeaker { participant_id } => Some(participant_id.clone()),
+            _ => None,
+        })
+    }
+
+    /// The participants whose video the bridge last said it sends us.
+    pub fn last_n(&self) -> Option<Vec<String>> {
+        self.lock().channel.iter().rev().find_map(|m| match m {
+            BridgeChannelMessage::LastN { participant_ids } => Some(participant_ids.clone()),
+            _ => None,
+        })
     }
 
     /// Say `leave`, wait for `bye` (a few seconds at most), and end the task.
@@ -497,6 +548,8 @@ impl Driver {
                 ClientMessage::Mute { kind, muted }
             }
             Command::Leave => ClientMessage::Leave {},
+            Command::AudioLevel(level) => return Ok(self.session.set_audio_level(level)),
+            Command::Channel(msg) => return Ok(self.session.send_channel(Instant::now(), msg)),
         };
         send(&mut self.ws_tx, &msg).await
     }
@@ -510,5 +563,9 @@ impl Driver {
         let mut shared = lock(&self.shared);
         shared.snapshot = snapshot;
         shared.stats = stats;
+        let said = self.session.channel_messages();
+        if said.len() != shared.channel.len() {
+            shared.channel = said.to_vec();
+        }
     }
 }

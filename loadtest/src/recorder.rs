@@ -90,7 +90,8 @@ impl TrackStats {
             if step != 1 {
                 self.gaps += 1;
                 if step < u32::MAX / 2 {
-                    self.missing += u64::from(step - 1);
+                    // A repeat (step 0) is a gap but skips nothing.
+                    self.missing += u64::from(step.saturating_sub(1));
                 }
             }
         }

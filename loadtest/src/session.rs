@@ -18,9 +18,13 @@ use str0m::media::{Direction, Mid, Pt};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcError};
 
+use ponte_proto::channel::{BridgeChannelMessage, ClientChannelMessage};
 use ponte_proto::{MediaKind, TrackInfo};
+use str0m::channel::ChannelId;
+use str0m::media::{MediaTime, Rid, Simulcast, SimulcastLayer};
 
 use crate::media::source::{Codec, Frame, Source};
+use crate::media::{vp8, Marker};
 use crate::recorder::{Recorder, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,15 @@ pub struct SessionConfig {
     pub receive_h264: bool,
     /// Keep the raw received payloads of this publisher (see [`Snapshot::kept`]).
     pub keep_payloads_of: Option<String>,
+    /// Publish video as three simulcast encodings, rids `q`, `h`, `f` (180p, 360p, 720p in
+    /// key-frame headers; bodies 1×, 3× and 8× the base frame), like a browser's sendEncodings.
+    pub simulcast: bool,
+    /// RFC 6464 audio level (dBov, -127..=0) written with every audio frame; `None`: no level.
+    /// Change it later with [`Session::set_audio_level`].
+    pub audio_level: Option<i8>,
+    /// Open a data channel to the bridge in the first offer (constraints out, speaker and
+    /// last-N events in; `ponte_proto::channel`).
+    pub data_channel: bool,
 }
 
 impl Default for SessionConfig {
@@ -64,6 +77,9 @@ impl Default for SessionConfig {
             keyframe_interval: 30,
             receive_h264: false,
             keep_payloads_of: None,
+            simulcast: false,
+            audio_level: None,
+            data_channel: false,
         }
     }
 }
@@ -92,6 +108,10 @@ pub struct Stats {
 
 const AUDIO: usize = 0;
 const VIDEO: usize = 1;
+/// Simulcast rids, lowest first.
+pub const RIDS: [&str; 3] = ["q", "h", "f"];
+/// RTP clock offset of each simulcast layer.
+const LAYER_TIME_BASE: [u64; 3] = [0, 3_000_000, 77_000_000];
 
 /// One kind of outgoing media.
 struct Outgoing {
@@ -119,6 +139,15 @@ pub struct Session {
     stats: Stats,
     transmits: VecDeque<Transmit>,
     rtc_timeout: Instant,
+    channel: Channel,
+}
+
+/// The data channel to the bridge: messages wait until it opens.
+#[derive(Debug, Default)]
+struct Channel {
+    id: Option<ChannelId>,
+    outbox: Vec<ClientChannelMessage>,
+    received: Vec<BridgeChannelMessage>,
 }
 
 impl Session {
@@ -153,6 +182,7 @@ impl Session {
             stats: Stats::default(),
             transmits: VecDeque::new(),
             rtc_timeout: now,
+            channel: Channel::default(),
         };
         session.drain(now);
         Ok(session)
@@ -178,7 +208,15 @@ impl Session {
             let label = msid_token(&self.config.label);
             for o in self.outgoing.iter_mut().filter(|o| o.enabled) {
                 let track_id = format!("{label}-{}", kind_name(o.kind));
-                o.mid = Some(api.add_media(rtc_kind(o.kind), Direction::SendOnly, Some(label.clone()), Some(track_id), None));
+                let simulcast = (self.config.simulcast && o.kind == MediaKind::Video).then(|| {
+                    let mut s = Simulcast::new();
+                    RIDS.iter().for_each(|r| s.add_send_layer(SimulcastLayer::new(r)));
+                    s
+                });
+                o.mid = Some(api.add_media(rtc_kind(o.kind), Direction::SendOnly, Some(label.clone()), Some(track_id), simulcast));
+            }
+            if self.config.data_channel {
+                api.add_channel("ponte".into());
             }
             if self.outgoing.iter().all(|o| !o.enabled) {
                 // An offer needs an m-line; a receive-only participant offers one it never uses.
@@ -288,6 +326,33 @@ impl Session {
         }
     }
 
+    /// The RFC 6464 level sent with audio from now on (`None`: none).
+    pub fn set_audio_level(&mut self, level: Option<i8>) {
+        self.config.audio_level = level;
+    }
+
+    /// Send a message to the bridge on the data channel (queued until it opens).
+    pub fn send_channel(&mut self, now: Instant, msg: ClientChannelMessage) {
+        self.channel.outbox.push(msg);
+        self.flush_channel(now);
+    }
+
+    /// Everything the bridge said on the data channel, in order.
+    pub fn channel_messages(&self) -> &[BridgeChannelMessage] {
+        &self.channel.received
+    }
+
+    fn flush_channel(&mut self, now: Instant) {
+        let Some(mut ch) = self.channel.id.and_then(|id| self.rtc.channel(id)) else { return };
+        for m in self.channel.outbox.drain(..) {
+            let text = serde_json::to_string(&m).expect("channel messages serialize");
+            if !matches!(ch.write(false, text.as_bytes()), Ok(true)) {
+                tracing::debug!("data channel message dropped");
+            }
+        }
+        self.drain(now);
+    }
+
     pub fn set_muted(&mut self, kind: MediaKind, muted: bool) {
         self.outgoing[kind_index(kind)].muted = muted;
     }
@@ -316,11 +381,19 @@ impl Session {
     }
 
     fn write(&mut self, i: usize, frame: Frame, now: Instant) {
+        if i == VIDEO && self.config.simulcast {
+            return self.write_layers(frame, now);
+        }
+        let level = if i == AUDIO { self.config.audio_level } else { None };
         let out = &mut self.outgoing[i];
         let (Some(mid), Some(pt)) = (out.mid, out.pt) else { return };
         let Some(writer) = self.rtc.writer(mid) else {
             self.stats.write_errors += 1;
             return;
+        };
+        let writer = match level {
+            Some(l) => writer.audio_level(l.clamp(-127, 0), l > -50),
+            None => writer,
         };
         let (len, keyframe) = (frame.data.len() as u64, frame.keyframe);
         match writer.write(pt, frame.capture, frame.rtp_time, frame.data) {
@@ -334,6 +407,34 @@ impl Session {
                 self.stats.write_errors += 1;
             }
         }
+        self.drain(now);
+    }
+
+    /// One capture as three simulcast encodings. Each layer's RTP clock starts at its own
+    /// offset, as a browser's do, so an SFU must rebase when it switches.
+    fn write_layers(&mut self, frame: Frame, now: Instant) {
+        let out = &mut self.outgoing[VIDEO];
+        let (Some(mid), Some(pt)) = (out.mid, out.pt) else { return };
+        let header = vp8::header_len(frame.keyframe);
+        let Some(marker) = frame.data.get(header..).and_then(Marker::read) else { return };
+        for (l, rid) in RIDS.iter().enumerate() {
+            let data = vp8::layer_frame(marker.sender_tag, marker.seq, frame.keyframe, marker.body_len as usize, l as u8);
+            let time = MediaTime::new(frame.rtp_time.numer() + LAYER_TIME_BASE[l], frame.rtp_time.frequency());
+            let len = data.len() as u64;
+            let Some(writer) = self.rtc.writer(mid) else {
+                self.stats.write_errors += 1;
+                return;
+            };
+            match writer.rid(Rid::from(*rid)).write(pt, frame.capture, time, data) {
+                Ok(()) => out.sent.bytes += len,
+                Err(e) => {
+                    tracing::debug!("write of layer {rid} failed: {e}");
+                    self.stats.write_errors += 1;
+                }
+            }
+        }
+        out.sent.frames += 1;
+        out.sent.keyframes += u64::from(frame.keyframe);
         self.drain(now);
     }
 
@@ -394,6 +495,15 @@ impl Session {
                 self.stats.keyframe_requests += 1;
                 self.outgoing[VIDEO].source.request_keyframe();
             }
+            Event::ChannelOpen(id, _) => {
+                self.channel.id = Some(id);
+                self.flush_channel(now);
+            }
+            Event::ChannelData(d) => match serde_json::from_slice::<BridgeChannelMessage>(&d.data) {
+                Ok(m) => self.channel.received.push(m),
+                Err(e) => tracing::debug!("unreadable bridge channel message: {e}"),
+            },
+            Event::ChannelClose(_) => self.channel.id = None,
             Event::MediaChanged(c) if !c.direction.is_receiving() => {
                 if let Some((publisher, kind)) = self.tracks.get(&*c.mid) {
                     self.recorder.mark_ended(publisher, *kind);

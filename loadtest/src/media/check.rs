@@ -40,7 +40,9 @@ pub fn verify(frame: &[u8]) -> Result<(u32, u32), Mismatch> {
     let regenerated = if header == opus::HEADER_LEN {
         opus::packet_with_body(marker.sender_tag, marker.seq, body_len)
     } else {
-        vp8::frame_with_body(marker.sender_tag, marker.seq, vp8::is_keyframe(frame), body_len)
+        // Simulcast layers differ in picture size; the size is read back, the rest checked.
+        let dims = vp8::dimensions(frame).unwrap_or((vp8::WIDTH, vp8::HEIGHT));
+        vp8::frame_sized(marker.sender_tag, marker.seq, vp8::is_keyframe(frame), body_len, dims)
     };
     if regenerated.len() != frame.len() {
         return Err(Mismatch::Length { expected: regenerated.len(), actual: frame.len() });

@@ -25,14 +25,42 @@ pub fn frame(sender_tag: u32, seq: u32, keyframe: bool) -> Vec<u8> {
 
 /// The frame with an explicit body length (what [`super::check`] regenerates from a marker).
 pub fn frame_with_body(sender_tag: u32, seq: u32, keyframe: bool, body_len: usize) -> Vec<u8> {
+    frame_sized(sender_tag, seq, keyframe, body_len, (WIDTH, HEIGHT))
+}
+
+/// The frame of simulcast layer `layer` (0 = q, 1 = h, 2 = f) for the same capture as the
+/// base `frame(sender_tag, seq, keyframe)`: same marker, a body [`LAYER_SCALE`] times as
+/// long, and the layer's picture size in key frames (so an SFU reading the header sees
+/// 180p, 360p and 720p).
+pub fn layer_frame(sender_tag: u32, seq: u32, keyframe: bool, base_body_len: usize, layer: u8) -> Vec<u8> {
+    let l = usize::from(layer.min(2));
+    let dims = (WIDTH << l, HEIGHT << l);
+    frame_sized(sender_tag, seq, keyframe, base_body_len * LAYER_SCALE[l], dims)
+}
+
+/// Body length of each simulcast layer relative to the base frame.
+pub const LAYER_SCALE: [usize; 3] = [1, 3, 8];
+
+/// The picture size in a key frame header, if `frame` is one.
+pub fn dimensions(frame: &[u8]) -> Option<(u16, u16)> {
+    if !is_keyframe(frame) || frame.get(3..6)? != START_CODE {
+        return None;
+    }
+    let w = u16::from_le_bytes([*frame.get(6)?, *frame.get(7)?]) & 0x3fff;
+    let h = u16::from_le_bytes([*frame.get(8)?, *frame.get(9)?]) & 0x3fff;
+    Some((w, h))
+}
+
+/// A frame with an explicit body length and key-frame picture size.
+pub fn frame_sized(sender_tag: u32, seq: u32, keyframe: bool, body_len: usize, (w, h): (u16, u16)) -> Vec<u8> {
     let body_len = body_len.max(MARKER_LEN);
     let mut out = Vec::with_capacity(KEY_HEADER_LEN + body_len);
     out.extend_from_slice(&frame_tag(keyframe, body_len));
     if keyframe {
         out.extend_from_slice(&START_CODE);
         // 14 bits of size, 2 bits of scaling (none).
-        out.extend_from_slice(&WIDTH.to_le_bytes());
-        out.extend_from_slice(&HEIGHT.to_le_bytes());
+        out.extend_from_slice(&(w & 0x3fff).to_le_bytes());
+        out.extend_from_slice(&(h & 0x3fff).to_le_bytes());
     }
     push_body(&mut out, sender_tag, seq, body_len);
     out
@@ -97,6 +125,17 @@ mod tests {
             assert_eq!(part as usize, f.len() - INTER_HEADER_LEN);
             assert!(!is_keyframe(&f));
         }
+    }
+
+    #[test]
+    fn layers_share_the_marker_and_scale_up() {
+        let base = frame(7, 3, true);
+        let body = base.len() - KEY_HEADER_LEN;
+        let sizes: Vec<_> = (0..3).map(|l| layer_frame(7, 3, true, body, l)).map(|f| dimensions(&f).unwrap()).collect();
+        assert_eq!(sizes, vec![(320, 180), (640, 360), (1280, 720)]);
+        assert_eq!(layer_frame(7, 3, true, body, 0), base);
+        let f = layer_frame(7, 3, true, body, 2);
+        assert_eq!(crate::media::check::verify(&f), Ok((7, 3)), "every layer verifies");
     }
 
     #[test]
