@@ -114,7 +114,7 @@ mod tests {
         let t0 = Instant::now();
         let mut f = Forwarder::new(false);
         f.set_target(Some(0));
-        assert!(matches!(f.forward(0, true, t90(900), t0), Decision::Send { .. }));
+        assert_eq!(f.forward(0, true, t90(900), t0), Decision::Send { time: t90(900), switched: false });
         f.set_target(None);
         assert_eq!(f.forward(0, true, t90(1_800), t0), Decision::Drop);
         f.set_target(Some(0));

@@ -1,11 +1,21 @@
 //! Single-layer sources: forward or pause, resuming at a key frame.
+//!
+//! A new subscriber's first key frame is the endpoint's business (its outgoing track holds
+//! deltas back until one, and ingest replays its cached GOP there), so the selector starts
+//! out sending; only a resume after a pause waits for a key frame here.
 
 use super::{Layer, LayerSelector, Pick};
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct NullSelector {
     target: Option<Layer>,
     sending: bool,
+}
+
+impl Default for NullSelector {
+    fn default() -> Self {
+        Self { target: None, sending: true }
+    }
 }
 
 impl LayerSelector for NullSelector {
@@ -46,7 +56,10 @@ mod tests {
     #[test]
     fn resumes_at_a_keyframe() {
         let mut s = NullSelector::default();
-        assert_eq!(s.pick(0, true), Pick::Drop, "paused until targeted");
+        assert_eq!(s.pick(0, true), Pick::Drop, "nothing until targeted");
+        s.set_target(Some(0));
+        assert_eq!(s.pick(0, false), Pick::Forward { switched: false }, "a new subscriber's start is the endpoint's gate");
+        s.set_target(None);
         s.set_target(Some(2));
         assert_eq!(s.wants_keyframe(), Some(0));
         assert_eq!(s.pick(0, false), Pick::Drop);
