@@ -548,8 +548,14 @@ impl Driver {
                 ClientMessage::Mute { kind, muted }
             }
             Command::Leave => ClientMessage::Leave {},
-            Command::AudioLevel(level) => return Ok(self.session.set_audio_level(level)),
-            Command::Channel(msg) => return Ok(self.session.send_channel(Instant::now(), msg)),
+            Command::AudioLevel(level) => {
+                self.session.set_audio_level(level);
+                return Ok(());
+            }
+            Command::Channel(msg) => {
+                self.session.send_channel(Instant::now(), msg);
+                return Ok(());
+            }
         };
         send(&mut self.ws_tx, &msg).await
     }

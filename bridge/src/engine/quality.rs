@@ -123,6 +123,7 @@ impl Quality {
     }
 
     fn room(&mut self, name: &str) -> &mut Room {
+        // Not the entry API: that would allocate the name on every frame.
         if !self.rooms.contains_key(name) {
             let room = Room { speakers: SpeakerDetector::new(self.config.speaker()), order: SpeechOrder::default(), names: HashMap::new() };
             self.rooms.insert(name.to_owned(), room);
@@ -160,8 +161,8 @@ impl Quality {
     pub(super) fn pick<'a>(&mut self, sub: u64, room: &str, key: TrackKey, frame: &Frame<'a>, now: Instant) -> Option<Frame<'a>> {
         let simulcast = self.is_simulcast(key);
         let r = self.receiver(sub, room);
-        if !r.forwarders.contains_key(&key) {
-            r.forwarders.insert(key, Forwarder::new(simulcast));
+        if let std::collections::hash_map::Entry::Vacant(e) = r.forwarders.entry(key) {
+            e.insert(Forwarder::new(simulcast));
             r.next_plan = None;
             self.room(room).order.join(key.endpoint);
         }
@@ -201,7 +202,7 @@ impl Quality {
             (None, n) => n as usize,
         };
         let mut keys: Vec<TrackKey> = r.forwarders.keys().copied().collect();
-        keys.sort_by(|a, b| (a.endpoint, a.mid.to_string()).cmp(&(b.endpoint, b.mid.to_string())));
+        keys.sort_by_key(|k| (k.endpoint, k.mid.to_string()));
         let selected = room.order.select(sub, n, on_stage, |w| keys.iter().any(|k| k.endpoint == w));
         let mut planned = Vec::new();
         let mut demands = Vec::new();
@@ -333,8 +334,8 @@ impl Engine {
         let Some(ep) = self.endpoints.get(&id) else { return };
         let room_name = &ep.target.conference;
         let room = self.quality.room(room_name);
-        if !room.names.contains_key(&id) {
-            room.names.insert(id, ep.target.endpoint.clone());
+        if let std::collections::hash_map::Entry::Vacant(e) = room.names.entry(id) {
+            e.insert(ep.target.endpoint.clone());
             room.order.join(id);
         }
         if !data.params.spec().codec.is_audio() {

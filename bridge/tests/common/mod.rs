@@ -102,6 +102,9 @@ pub struct Opts {
     pub channel: bool,
 }
 
+/// Decides per datagram whether the link loses it.
+pub type DropFilter = Box<dyn FnMut(&Transmit) -> bool>;
+
 /// The client's downlink: what the bridge sends it passes through here.
 #[derive(Default)]
 pub struct Link {
@@ -111,7 +114,7 @@ pub struct Link {
     /// Packets queued at the bottleneck longer than this are dropped (tail drop).
     pub queue_limit: Duration,
     /// Drop a packet when this returns true (called with the datagram as sent).
-    pub drop: Option<Box<dyn FnMut(&Transmit) -> bool>>,
+    pub drop: Option<DropFilter>,
     busy_until: Option<Instant>,
     queue: VecDeque<(Instant, Transmit)>,
     pub dropped: u64,
@@ -387,7 +390,10 @@ impl Net {
                 loop {
                     moved |= self.drain(i, now);
                     let c = &mut self.clients[i];
-                    let Some((_, t)) = c.link.queue.pop_front_if(|(at, _)| *at <= now) else { break };
+                    if c.link.queue.front().is_none_or(|(at, _)| *at > now) {
+                        break;
+                    }
+                    let (_, t) = c.link.queue.pop_front().expect("front checked");
                     moved = true;
                     let contents = (&*t.contents).try_into().unwrap();
                     let input = Input::Receive(now, Receive { proto: Protocol::Udp, source: t.source, destination: t.destination, contents });
@@ -428,7 +434,7 @@ impl Net {
             self.now += Duration::from_millis(2);
             self.tick += 2;
             let now = self.now;
-            let (audio, video) = (self.tick % 20 == 0, self.tick % (1000 / FPS) == 0);
+            let (audio, video) = (self.tick.is_multiple_of(20), self.tick.is_multiple_of(1000 / FPS));
             for c in &mut self.clients {
                 if !c.rtc.is_connected() {
                     continue;
