@@ -10,7 +10,9 @@
 //!    by first byte ([`socket::demux`]), routed to an endpoint by ICE ufrag (STUN) or source
 //!    address (DTLS, RTP, RTCP).
 //! 3. The endpoint's str0m `Rtc` decrypts and depacketizes; each media frame fans out through
-//!    the [`conference::Conference`] (producer → consumers) to the subscribers' tracks.
+//!    the [`conference::Conference`] (producer → consumers) to the subscribers' tracks. Video
+//!    passes each subscriber's forwarder on the way ([`forwarding`]: simulcast layer, last-N,
+//!    bandwidth plan, RTP time rebased); audio levels feed the dominant-speaker detector.
 //! 4. Focus commands (client offers/answers, expiry) go to
 //!    [`engine::Engine::handle_command`]; the engine answers with endpoint events (SDP
 //!    answers, renegotiation offers) that the loop forwards to the focus in order.

@@ -38,4 +38,10 @@ fn a_dropped_packet_is_recovered_within_a_round_trip() {
     let rtt = one_way * 2;
     assert!(repair <= rtt + Duration::from_millis(15), "repaired after {repair:?}, round trip {rtt:?}");
     assert!(net.metric("bridge_nacks_received_total") >= 1.0, "the NACK was counted");
+    // The repair came on its own SSRC: RTX (RFC 4588), not a plain resend.
+    let c = &net.clients[rx];
+    let media = [Some(late.ssrc), c.audio_ssrc];
+    let rtx = c.raw.iter().filter(|(ssrc, len)| *len > 2 && !media.contains(&Some(*ssrc))).count();
+    assert!(rtx >= 1, "a retransmission on the RTX stream");
+    eprintln!("repaired after {repair:?} (one-way delay {one_way:?}, so a round trip of {rtt:?})");
 }

@@ -148,6 +148,9 @@ pub struct Client {
     pub audio_packets: u64,
     /// Padding-only RTP packets (ssrc, 16-bit seq): they take sequence numbers too.
     pub padding: Vec<(u32, u16)>,
+    /// Every RTP datagram as it arrived (RTP mode): `(ssrc, payload length)`, RTX included.
+    pub raw: Vec<(u32, usize)>,
+    pub audio_ssrc: Option<u32>,
     pub link: Link,
 }
 
@@ -194,6 +197,8 @@ impl Client {
             keyframe_requests: 0,
             audio_packets: 0,
             padding: Vec::new(),
+            raw: Vec::new(),
+            audio_ssrc: None,
             link: Link { queue_limit: Duration::from_millis(500), ..Default::default() },
         }
     }
@@ -254,6 +259,7 @@ impl Client {
                 // kept, since it takes sequence numbers of the video stream.
                 if p.payload.len() == 10 && p.payload[0] == 0x78 {
                     self.audio_packets += 1;
+                    self.audio_ssrc = Some(*p.header.ssrc);
                     return;
                 }
                 let frame = vp8_frame_start(&p.payload).and_then(parse_frame);
@@ -261,6 +267,7 @@ impl Client {
             }
             Event::RawPacket(raw) => {
                 if let RawPacket::RtpRx(h, data) = *raw {
+                    self.raw.push((*h.ssrc, data.len()));
                     if data.is_empty() {
                         self.padding.push((*h.ssrc, h.sequence_number));
                     }
