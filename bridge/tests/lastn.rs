@@ -73,3 +73,24 @@ fn on_stage_participant_is_always_sent() {
     net.run(1500);
     assert_eq!(senders(&net, rx, mark), BTreeSet::from(["p2".to_owned()]), "on stage beats the speaker when N = 1");
 }
+
+#[test]
+fn only_the_loudest_are_heard_when_configured() {
+    let mut net = Net::new(QualityConfig { audio_loudest: 1, ..Default::default() });
+    let publisher = Opts { audio: true, video: true, ..Default::default() };
+    for _ in 0..4 {
+        net.join("r", &publisher);
+    }
+    let rx = net.join("r", &Opts { channel: true, ..Default::default() });
+    speak(&mut net, 2);
+    net.run(2000);
+    let before = net.clients[rx].audio_from.clone();
+    net.run(1000);
+    let heard: BTreeSet<String> = net.clients[rx]
+        .audio_from
+        .iter()
+        .filter(|(p, n)| **n > before.get(*p).copied().unwrap_or(0))
+        .map(|(p, _)| p.clone())
+        .collect();
+    assert_eq!(heard, BTreeSet::from(["p2".to_owned()]), "audio_loudest = 1: only the speaker is heard");
+}

@@ -417,8 +417,9 @@ impl Engine {
     fn on_rtc_event(&mut self, id: u64, now: Instant, event: &Event) {
         match event {
             Event::MediaData(data) => {
-                self.observe_media(id, now, data);
-                self.forward(TrackKey { endpoint: id, mid: data.mid }, now, &Frame::from_media(data));
+                if self.observe_media(id, now, data) {
+                    self.forward(TrackKey { endpoint: id, mid: data.mid }, now, &Frame::from_media(data));
+                }
             }
             Event::MediaAdded(added) if added.direction.is_receiving() => {
                 let kind = match added.kind {

@@ -329,9 +329,11 @@ impl Engine {
     }
 
     /// Every media frame of an endpoint: learn its name, and feed audio levels to the
-    /// room's speaker detector.
-    pub(super) fn observe_media(&mut self, id: u64, now: Instant, data: &MediaData) {
-        let Some(ep) = self.endpoints.get(&id) else { return };
+    /// room's speaker detector. False when the frame is not to be forwarded (audio from
+    /// outside the `audio_loudest` loudest).
+    pub(super) fn observe_media(&mut self, id: u64, now: Instant, data: &MediaData) -> bool {
+        let Some(ep) = self.endpoints.get(&id) else { return true };
+        let loudest = self.quality.config.audio_loudest as usize;
         let room_name = &ep.target.conference;
         let room = self.quality.room(room_name);
         if let std::collections::hash_map::Entry::Vacant(e) = room.names.entry(id) {
@@ -339,13 +341,14 @@ impl Engine {
             room.order.join(id);
         }
         if !data.params.spec().codec.is_audio() {
-            return;
+            return true;
         }
-        let Some(level) = data.ext_vals.audio_level else { return };
+        let Some(level) = data.ext_vals.audio_level else { return true };
         if let Some(who) = room.speakers.observe(id, level, now) {
             let room_name = room_name.clone();
             self.quality.speaker_changed(&room_name, who);
         }
+        loudest == 0 || self.quality.rooms.get(&ep.target.conference).is_none_or(|r| r.speakers.rank(id, now) < loudest)
     }
 
     /// str0m events the quality layer handles: data channel, estimates, egress stats.

@@ -30,6 +30,8 @@ pub struct QualityConfig {
     pub speaker_hold_ms: u64,
     /// Loudness (dBov, negative) above which a participant counts as speaking.
     pub speech_threshold_dbov: i8,
+    /// Forward audio only from this many of the loudest participants of a room; 0: from all.
+    pub audio_loudest: u32,
 }
 
 impl Default for QualityConfig {
@@ -43,6 +45,7 @@ impl Default for QualityConfig {
             allocation_interval_ms: 500,
             speaker_hold_ms: 600,
             speech_threshold_dbov: -50,
+            audio_loudest: 0,
         }
     }
 }

@@ -63,6 +63,19 @@ impl SpeakerDetector {
         self.decide(now)
     }
 
+    /// How many participants are louder than `who` now (0: the loudest).
+    pub fn rank(&self, who: u64, now: Instant) -> usize {
+        let mine = self.loudness(who, now);
+        self.levels
+            .keys()
+            .filter(|k| **k != who)
+            .filter(|k| {
+                let l = self.loudness(**k, now);
+                l > mine || (l == mine && **k < who)
+            })
+            .count()
+    }
+
     pub fn remove(&mut self, who: u64) {
         self.levels.remove(&who);
         if self.dominant == Some(who) {
@@ -137,6 +150,14 @@ mod tests {
         assert_eq!(talk(&mut d, &mut t, 1000, &[(1, -127), (2, -20)]), vec![2]);
         assert_eq!(talk(&mut d, &mut t, 2000, &[(1, -22), (2, -20)]), Vec::<u64>::new(), "similar levels: no flicker");
         assert_eq!(d.dominant(), Some(2));
+    }
+
+    #[test]
+    fn ranks_by_loudness() {
+        let mut d = SpeakerDetector::new(SpeakerConfig::default());
+        let mut t = Instant::now();
+        talk(&mut d, &mut t, 400, &[(1, -60), (2, -20), (3, -40)]);
+        assert_eq!([1, 2, 3].map(|w| d.rank(w, t)), [2, 0, 1]);
     }
 
     #[test]

@@ -151,6 +151,8 @@ pub struct Client {
     /// Every RTP datagram as it arrived (RTP mode): `(ssrc, payload length)`, RTX included.
     pub raw: Vec<(u32, usize)>,
     pub audio_ssrc: Option<u32>,
+    /// Audio frames received per publisher (frame mode).
+    pub audio_from: HashMap<String, u64>,
     pub link: Link,
 }
 
@@ -199,6 +201,7 @@ impl Client {
             padding: Vec::new(),
             raw: Vec::new(),
             audio_ssrc: None,
+            audio_from: HashMap::new(),
             link: Link { queue_limit: Duration::from_millis(500), ..Default::default() },
         }
     }
@@ -248,7 +251,11 @@ impl Client {
 
     fn on_event(&mut self, now: Instant, e: Event) {
         match e {
-            Event::MediaData(d) if !d.params.spec().codec.is_audio() => {
+            Event::MediaData(d) if d.params.spec().codec.is_audio() => {
+                let publisher = self.tracks.get(&d.mid.to_string()).cloned().expect("mid is in the track list");
+                *self.audio_from.entry(publisher).or_default() += 1;
+            }
+            Event::MediaData(d) => {
                 let publisher = self.tracks.get(&d.mid.to_string()).cloned().expect("mid is in the track list");
                 let (sender, layer, seq) = parse_frame(&d.data).expect("marked frame");
                 assert_eq!(publisher, format!("p{sender}"));
