@@ -105,9 +105,12 @@ fn a_capped_receiver_gets_a_low_layer_and_climbs_back_when_the_cap_lifts() {
 
     let mark = net.clients[capped].packets.len();
     net.clients[capped].link.cap_bps = None;
-    net.run(15_000);
+    net.run(10_000);
     let got = layers(&net.clients[capped].packets, mark);
     assert_eq!(got.last(), Some(&2), "cap lifted: back to f, got {got:?}");
+    let settled = net.clients[capped].packets.len();
+    net.run(5_000);
+    assert_eq!(layers(&net.clients[capped].packets, settled), vec![2], "and it stays there");
     let lost = net.clients[capped].link.dropped;
     assert_continuous(&net.clients[capped], 0, lost);
     assert!(net.metric("bridge_bandwidth_estimate_bps") > 0.0);

@@ -40,6 +40,9 @@ struct Args {
     /// Token sent with every join (when signaling requires a JWT).
     #[arg(long, env = "PONTE_LOADTEST_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Publish video as three simulcast layers (rids q/h/f), as browsers with sendEncodings do.
+    #[arg(long, env = "PONTE_LOADTEST_SIMULCAST")]
+    simulcast: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -137,6 +140,7 @@ async fn join_all(args: &Args) -> (Vec<Participant>, u32) {
         video_fps: args.fps,
         token: args.token.clone(),
         bind: (args.bind_ip, 0).into(),
+        simulcast: args.simulcast,
         ..ParticipantOptions::default()
     };
     let mut participants = Vec::new();

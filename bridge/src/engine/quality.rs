@@ -24,7 +24,7 @@ use ponte_proto::channel::{BridgeChannelMessage, ClientChannelMessage};
 use super::Engine;
 use crate::endpoint::contain;
 use crate::endpoint::tracks::TrackKey;
-use crate::forwarding::allocator::{allocate, Demand};
+use crate::forwarding::allocator::{allocate, Demand, UPGRADE_HEADROOM};
 use crate::forwarding::config::QualityConfig;
 use crate::forwarding::forwarder::{Decision, Forwarder};
 use crate::forwarding::frame::Frame;
@@ -231,7 +231,8 @@ impl Quality {
                     layers.iter_mut().for_each(|l| l.1 = 0);
                 }
                 planned.push(*k);
-                demands.push(Demand { layers: layers.iter().map(|l| (l.0, l.1)).collect(), on_stage: Some(w) == on_stage });
+                let current = r.forwarders.get(k).and_then(Forwarder::current);
+                demands.push(Demand { layers: layers.iter().map(|l| (l.0, l.1)).collect(), on_stage: Some(w) == on_stage, current });
             }
         }
         let budget = if config.bandwidth_estimation {
@@ -250,7 +251,10 @@ impl Quality {
             });
             f.set_target(target);
         }
-        let desired: u64 = demands.iter().filter_map(|d| d.layers.last().map(|l| l.1)).sum();
+        // What to probe for: the best layers with the video share's and an upgrade's headroom
+        // on top, so the estimate can grow past (and then hold) the top layers.
+        let top: u64 = demands.iter().filter_map(|d| d.layers.last().map(|l| l.1)).sum::<u64>() + reserved;
+        let desired = (top as f64 / config.video_share * UPGRADE_HEADROOM) as u64;
         r.bitrate = Some((allocated, desired.max(allocated)));
         let names: Vec<String> = selected.iter().filter_map(|w| name_of(*w).map(str::to_owned)).collect();
         if names != r.announced {

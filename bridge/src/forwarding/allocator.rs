@@ -6,6 +6,9 @@
 //! climbs as high as the budget and its constraints allow, then the others climb one layer per
 //! round, in order, until nothing more fits. Phase two is the caller applying the returned
 //! targets to its forwarders. The plan never spends more than the budget.
+//!
+//! Against flapping, a step above the layer a source is sent now must fit with
+//! [`UPGRADE_HEADROOM`] to spare; keeping or going down needs only the plain rate.
 
 use super::layer::Layer;
 
@@ -17,7 +20,12 @@ pub struct Demand {
     pub layers: Vec<(Layer, u64)>,
     /// Climbs before the others (the receiver's on-stage source).
     pub on_stage: bool,
+    /// The layer sent now, if any.
+    pub current: Option<Layer>,
 }
+
+/// A step above the current layer must fit this many times over (its extra rate).
+pub const UPGRADE_HEADROOM: f64 = 1.2;
 
 /// Target layer per source, in the order given; `None`: not sent.
 pub fn allocate(budget: u64, sources: &[Demand]) -> Vec<Option<Layer>> {
@@ -54,7 +62,9 @@ fn step_up(chosen: &mut Option<usize>, s: &Demand, spent: &mut u64, budget: u64)
     let Some(&(_, next)) = s.layers.get(idx + 1) else { return false };
     let now = s.layers[idx].1;
     let extra = next.saturating_sub(now);
-    if *spent + extra > budget {
+    let upgrade = s.current.is_none_or(|c| s.layers[idx + 1].0 > c);
+    let needed = if upgrade { (extra as f64 * UPGRADE_HEADROOM) as u64 } else { extra };
+    if *spent + needed > budget {
         return false;
     }
     *spent += extra;
@@ -67,7 +77,7 @@ mod tests {
     use super::*;
 
     fn three(on_stage: bool) -> Demand {
-        Demand { layers: vec![(0, 150_000), (1, 500_000), (2, 1_500_000)], on_stage }
+        Demand { layers: vec![(0, 150_000), (1, 500_000), (2, 1_500_000)], on_stage, current: Some(2) }
     }
 
     #[test]
@@ -83,7 +93,7 @@ mod tests {
 
     #[test]
     fn never_above_budget_and_respects_constraints() {
-        let capped = Demand { layers: vec![(0, 150_000)], on_stage: false };
+        let capped = Demand { layers: vec![(0, 150_000)], on_stage: false, current: None };
         let sources = [three(false), capped, three(false)];
         for budget in (0..5_000_000).step_by(37_000) {
             let plan = allocate(budget, &sources);
@@ -96,5 +106,13 @@ mod tests {
             assert!(plan[1].is_none_or(|l| l == 0));
         }
         assert_eq!(allocate(1_000_000, &[Demand::default()]), vec![None], "no active layer");
+    }
+
+    #[test]
+    fn upgrades_need_headroom_keeping_does_not() {
+        let at = |current| [Demand { current, ..three(false) }];
+        assert_eq!(allocate(500_000, &at(Some(1))), vec![Some(1)], "exactly enough keeps h");
+        assert_eq!(allocate(500_000, &at(Some(0))), vec![Some(0)], "but is not enough to climb to h");
+        assert_eq!(allocate(570_000, &at(Some(0))), vec![Some(1)], "with 20 % spare on the step it climbs");
     }
 }
