@@ -10,17 +10,27 @@
 //! - [`recorder`]: what was received, per publisher and kind.
 //! - [`session`]: the sans-IO core around one `Rtc`: SDP, pacing, events → recorder.
 //! - [`participant`]: the I/O edge: WebSocket, UDP socket, one tokio task, a handle.
+//! - [`target`]: what a load runs against ([`target::Sfu`]: Ponte, or a peer SFU) and the
+//!   participants it gives back ([`target::SimParticipant`]).
+//! - [`histogram`]: latency histograms; [`probe`]: a server's CPU and memory.
 
 pub mod error;
+pub mod histogram;
+pub mod load;
 pub mod media;
 pub mod participant;
+pub mod plot;
+pub mod probe;
+pub mod raw_relay;
 pub mod recorder;
 pub mod session;
+pub mod target;
 
 pub use error::ParticipantError;
 pub use participant::{Participant, ParticipantOptions, RosterEvent};
 pub use recorder::{KeptFrame, Recorder, Snapshot, TrackSnapshot, TrackStats};
 pub use session::{SentStats, Session, SessionConfig, SessionError, Stats};
+pub use target::{JoinSpec, MediaSpec, PonteTarget, Role, ServerSample, Sfu, SimParticipant};
 
 /// Install str0m's crypto provider once per process; every `Session` calls this.
 pub fn init_crypto() {

@@ -65,6 +65,8 @@ pub struct ParticipantOptions {
     /// Open a data channel to the bridge: [`Participant::send_constraints`],
     /// [`Participant::channel_messages`].
     pub data_channel: bool,
+    /// Video payload bitrate, all simulcast layers together; see [`SessionConfig::video_kbps`].
+    pub video_kbps: Option<u32>,
 }
 
 impl Default for ParticipantOptions {
@@ -84,6 +86,7 @@ impl Default for ParticipantOptions {
             simulcast: false,
             audio_level: None,
             data_channel: false,
+            video_kbps: None,
         }
     }
 }
@@ -160,6 +163,7 @@ impl Participant {
             simulcast: opts.simulcast,
             audio_level: opts.audio_level,
             data_channel: opts.data_channel,
+            video_kbps: opts.video_kbps,
         };
         let sender_tag = config.sender_tag;
         let mut session = Session::new(Instant::now(), config, local_addr)?;

@@ -1,12 +1,15 @@
-//! What a participant received, per (publisher, kind): counts, sequence gaps and frames that
-//! failed verification. Fed by the session; read by tests and `loadtest` through [`Snapshot`].
+//! What a participant received, per (publisher, kind): counts, sequence gaps, frames that
+//! failed verification, and — from the sender's timestamp in each frame's marker — one-way
+//! latency (a histogram per kind) and interarrival jitter. Fed by the session; read by tests
+//! and `loadtest` through [`Snapshot`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ponte_proto::MediaKind;
 
-use crate::media::check;
+use crate::histogram::Histogram;
+use crate::media::{check, wall_micros};
 
 /// Counters for one received track.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,8 +31,14 @@ pub struct TrackStats {
     pub sender_tag: Option<u32>,
     /// The publisher's m-line went away (stopped, inactive, or left out of a bridge offer).
     pub ended: bool,
-    /// When the last verified frame arrived.
+    /// When the first and the last verified frame arrived.
+    pub first_at: Option<Instant>,
     pub last_at: Option<Instant>,
+    /// RFC 3550 interarrival jitter of stamped frames (§6.4.1, on the senders' capture
+    /// stamps instead of RTP time), in µs × 16 as the RFC's integer form keeps it.
+    pub jitter_x16: u64,
+    /// Arrival minus capture of the last stamped frame (µs).
+    last_transit_us: Option<i64>,
     /// The longest time between the arrivals of two consecutive verified frames: for audio,
     /// the longest silence a listener would hear.
     pub max_interval: Duration,
@@ -54,21 +63,36 @@ pub const LONG_INTERVAL: Duration = Duration::from_millis(60);
 pub const LONG_INTERVALS_KEPT: usize = 32;
 
 impl TrackStats {
-    fn record(&mut self, frame: &[u8], keyframe: bool, at: Instant) {
+    /// The interarrival jitter in µs.
+    pub fn jitter_us(&self) -> u64 {
+        self.jitter_x16 >> 4
+    }
+
+    /// Record one frame; returns its one-way latency in µs when it verified and was stamped.
+    fn record(&mut self, frame: &[u8], keyframe: bool, at: Instant) -> Option<u64> {
         self.bytes += frame.len() as u64;
-        let (tag, seq) = match check::verify(frame) {
-            Ok(id) => id,
+        let (tag, seq, sent_us) = match check::verify_marker(frame) {
+            Ok(m) => (m.sender_tag, m.seq, m.sent_us),
             Err(e) => {
                 tracing::debug!("received frame failed verification: {e}");
                 self.mismatches += 1;
-                return;
+                return None;
             }
         };
         if *self.sender_tag.get_or_insert(tag) != tag {
             self.mismatches += 1;
-            return;
+            return None;
         }
         self.frames += 1;
+        self.first_at.get_or_insert(at);
+        let latency = (sent_us > 0).then(|| {
+            let transit = wall_micros(at) as i64 - sent_us as i64;
+            if let Some(last) = self.last_transit_us.replace(transit) {
+                let d = transit.abs_diff(last);
+                self.jitter_x16 = (self.jitter_x16 + d).saturating_sub((self.jitter_x16 + 8) >> 4);
+            }
+            transit.max(0) as u64
+        });
         if let Some(last) = self.last_at.replace(at) {
             let interval = at.saturating_duration_since(last);
             self.max_interval = self.max_interval.max(interval);
@@ -96,6 +120,7 @@ impl TrackStats {
             }
         }
         self.last_seq = Some(seq);
+        latency
     }
 }
 
@@ -115,6 +140,8 @@ pub struct Snapshot {
     pub unmapped_frames: u64,
     /// Raw payloads of the publisher named in `keep_payloads_of`, in arrival order.
     pub kept: Vec<KeptFrame>,
+    /// One-way latency of every stamped, verified frame (µs), `[audio, video]`.
+    pub latency: [Histogram; 2],
 }
 
 impl Snapshot {
@@ -138,6 +165,20 @@ impl Snapshot {
         self.tracks.iter().map(|t| t.stats.gaps).sum()
     }
 
+    /// Frames skipped over by sequence jumps, on every track.
+    pub fn missing(&self) -> u64 {
+        self.tracks.iter().map(|t| t.stats.missing).sum()
+    }
+
+    /// When the first verified frame of any track arrived.
+    pub fn first_frame_at(&self) -> Option<Instant> {
+        self.tracks.iter().filter_map(|t| t.stats.first_at).min()
+    }
+
+    pub fn latency(&self, kind: MediaKind) -> &Histogram {
+        &self.latency[kind_index(kind)]
+    }
+
     /// Publishers with at least one verified frame.
     pub fn publishers(&self) -> Vec<&str> {
         let mut v: Vec<&str> =
@@ -155,6 +196,7 @@ pub struct Recorder {
     unmapped_frames: u64,
     keep: Option<String>,
     kept: Vec<KeptFrame>,
+    latency: [Histogram; 2],
 }
 
 /// A raw received payload, kept for tests that decode real media (ingest).
@@ -175,7 +217,9 @@ impl Recorder {
         if self.keep.as_deref() == Some(publisher) {
             self.kept.push(KeptFrame { kind, data: frame.to_vec(), keyframe });
         }
-        self.entry(publisher, kind).record(frame, keyframe, at);
+        if let Some(us) = self.entry(publisher, kind).record(frame, keyframe, at) {
+            self.latency[kind_index(kind)].record(us);
+        }
     }
 
     /// A recorder that also keeps every raw payload of `publisher`.
@@ -209,7 +253,7 @@ impl Recorder {
             }
         }
         tracks.sort_by(|a, b| (&a.publisher, kind_index(a.kind)).cmp(&(&b.publisher, kind_index(b.kind))));
-        Snapshot { tracks, unmapped_frames: self.unmapped_frames, kept: self.kept.clone() }
+        Snapshot { tracks, unmapped_frames: self.unmapped_frames, kept: self.kept.clone(), latency: self.latency.clone() }
     }
 }
 
@@ -247,6 +291,28 @@ mod tests {
         assert_eq!(s.tracks[0].kind, MediaKind::Audio);
         assert_eq!(s.mismatches(), 2);
         assert_eq!(s.publishers(), vec!["p1"]);
+    }
+
+    #[test]
+    fn latency_and_jitter_from_the_senders_stamps() {
+        let mut r = Recorder::default();
+        let t0 = Instant::now();
+        // Sent every 20 ms; arrives 5 ms later, except the third, 15 ms later.
+        for (seq, delay) in [(0u32, 5u64), (1, 5), (2, 15), (3, 5)] {
+            let sent = t0 + Duration::from_millis(20 * u64::from(seq));
+            let frame = opus::packet_stamped(4, seq, wall_micros(sent));
+            r.record_at("p", MediaKind::Audio, &frame, false, sent + Duration::from_millis(delay));
+        }
+        let s = r.snapshot();
+        let h = s.latency(MediaKind::Audio);
+        assert_eq!(h.count(), 4);
+        assert!(h.quantile(0.5).unwrap().abs_diff(5_000) < 200, "{:?}", h.quantile(0.5));
+        assert!(h.quantile(1.0).unwrap().abs_diff(15_000) < 500);
+        let a = s.track("p", MediaKind::Audio).unwrap();
+        // |D| = 0, 10 ms, 10 ms: J = 625, then 625 + (10000 - 625) / 16 ≈ 1211 µs.
+        assert!(a.jitter_us().abs_diff(1211) < 5, "{}", a.jitter_us());
+        assert_eq!(s.first_frame_at(), Some(t0 + Duration::from_millis(5)));
+        assert_eq!(s.latency(MediaKind::Video).count(), 0);
     }
 
     #[test]

@@ -64,6 +64,9 @@ pub struct SessionConfig {
     /// Open a data channel to the bridge in the first offer (constraints out, speaker and
     /// last-N events in; `ponte_proto::channel`).
     pub data_channel: bool,
+    /// Video payload bitrate, all simulcast layers together (kbit/s); `None`: the generator's
+    /// natural size (~125 kbit/s at 15 fps for one stream).
+    pub video_kbps: Option<u32>,
 }
 
 impl Default for SessionConfig {
@@ -80,6 +83,7 @@ impl Default for SessionConfig {
             simulcast: false,
             audio_level: None,
             data_channel: false,
+            video_kbps: None,
         }
     }
 }
@@ -104,7 +108,16 @@ pub struct Stats {
     pub write_errors: u64,
     /// Datagrams str0m refused (not STUN/DTLS/RTP, failed SRTP, ...).
     pub dropped_datagrams: u64,
+    /// When ICE and DTLS first came up.
+    pub connected_at: Option<Instant>,
+    /// RTP packets received and sent, retransmissions included (str0m's per-stream stats,
+    /// refreshed every [`STATS_EVERY`]).
+    pub rtp_packets_received: u64,
+    pub rtp_packets_sent: u64,
 }
+
+/// How often str0m reports per-stream packet counts.
+pub const STATS_EVERY: Duration = Duration::from_secs(1);
 
 const AUDIO: usize = 0;
 const VIDEO: usize = 1;
@@ -140,6 +153,9 @@ pub struct Session {
     transmits: VecDeque<Transmit>,
     rtc_timeout: Instant,
     channel: Channel,
+    /// Latest cumulative RTP packet counts per received and sent stream.
+    packets_in: HashMap<(Mid, Option<Rid>), u64>,
+    packets_out: HashMap<(Mid, Option<Rid>), u64>,
 }
 
 /// The data channel to the bridge: messages wait until it opens.
@@ -157,17 +173,23 @@ impl Session {
         crate::init_crypto();
         // Like a browser's jitter buffer, take audio as it comes instead of holding it back
         // behind a lost packet (str0m's default waits for up to 15 packets).
-        let builder = Rtc::builder().set_reordering_size_audio(0).clear_codecs().enable_opus(true, false).enable_vp8(true);
+        let builder = Rtc::builder()
+            .set_reordering_size_audio(0)
+            .set_stats_interval(Some(STATS_EVERY))
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true);
         let mut rtc = if config.receive_h264 { builder.enable_h264(true) } else { builder }.build(now);
         let candidate = Candidate::host(local_addr, "udp").map_err(|e| SessionError::Candidate(e.to_string()))?;
         rtc.add_local_candidate(candidate);
+        let mut video = Source::video(config.sender_tag, config.video_fps, config.keyframe_interval);
+        if let Some(kbps) = config.video_kbps {
+            let weight = if config.simulcast { vp8::LAYER_SCALE.iter().sum() } else { 1 };
+            video = video.with_bitrate(kbps, weight);
+        }
         let outgoing = [
             Outgoing::new(MediaKind::Audio, Source::audio(config.sender_tag), config.send_audio),
-            Outgoing::new(
-                MediaKind::Video,
-                Source::video(config.sender_tag, config.video_fps, config.keyframe_interval),
-                config.send_video,
-            ),
+            Outgoing::new(MediaKind::Video, video, config.send_video),
         ];
         let recorder = Recorder::keeping(config.keep_payloads_of.clone());
         let mut session = Self {
@@ -183,6 +205,8 @@ impl Session {
             transmits: VecDeque::new(),
             rtc_timeout: now,
             channel: Channel::default(),
+            packets_in: HashMap::new(),
+            packets_out: HashMap::new(),
         };
         session.drain(now);
         Ok(session)
@@ -364,7 +388,13 @@ impl Session {
     }
 
     pub fn stats(&self) -> Stats {
-        Stats { audio: self.outgoing[AUDIO].sent, video: self.outgoing[VIDEO].sent, ..self.stats.clone() }
+        Stats {
+            audio: self.outgoing[AUDIO].sent,
+            video: self.outgoing[VIDEO].sent,
+            rtp_packets_received: self.packets_in.values().sum(),
+            rtp_packets_sent: self.packets_out.values().sum(),
+            ..self.stats.clone()
+        }
     }
 
     pub fn recorder(&self) -> &Recorder {
@@ -418,7 +448,7 @@ impl Session {
         let header = vp8::header_len(frame.keyframe);
         let Some(marker) = frame.data.get(header..).and_then(Marker::read) else { return };
         for (l, rid) in RIDS.iter().enumerate() {
-            let data = vp8::layer_frame(marker.sender_tag, marker.seq, frame.keyframe, marker.body_len as usize, l as u8);
+            let data = vp8::layer_frame(marker, frame.keyframe, l as u8);
             let time = MediaTime::new(frame.rtp_time.numer() + LAYER_TIME_BASE[l], frame.rtp_time.frequency());
             let len = data.len() as u64;
             let Some(writer) = self.rtc.writer(mid) else {
@@ -482,13 +512,14 @@ impl Session {
         match event {
             Event::Connected => {
                 self.stats.connected = true;
+                self.stats.connected_at.get_or_insert(now);
                 for o in self.outgoing.iter_mut().filter(|o| o.enabled) {
                     o.source.start(now);
                 }
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => self.stats.connected = false,
             Event::MediaData(d) => match self.tracks.get(&*d.mid) {
-                Some((publisher, kind)) => self.recorder.record(publisher, *kind, &d.data, d.is_keyframe()),
+                Some((publisher, kind)) => self.recorder.record_at(publisher, *kind, &d.data, d.is_keyframe(), now),
                 None => self.recorder.record_unmapped(),
             },
             Event::KeyframeRequest(req) if self.outgoing[VIDEO].mid == Some(req.mid) => {
@@ -504,6 +535,12 @@ impl Session {
                 Err(e) => tracing::debug!("unreadable bridge channel message: {e}"),
             },
             Event::ChannelClose(_) => self.channel.id = None,
+            Event::MediaIngressStats(s) => {
+                self.packets_in.insert((s.mid, s.rid), s.packets);
+            }
+            Event::MediaEgressStats(s) => {
+                self.packets_out.insert((s.mid, s.rid), s.packets);
+            }
             Event::MediaChanged(c) if !c.direction.is_receiving() => {
                 if let Some((publisher, kind)) = self.tracks.get(&*c.mid) {
                     self.recorder.mark_ended(publisher, *kind);

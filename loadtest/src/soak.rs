@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rand::Rng;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use ponte_loadtest::{Participant, ParticipantOptions};
 
@@ -239,17 +237,10 @@ fn report(args: &SoakArgs, samples: &[Sample], end: &Sample, counters: &Counters
     }
 }
 
-/// `GET /metrics` over plain HTTP/1.1.
-async fn get_metrics(addr: SocketAddr) -> std::io::Result<String> {
-    let mut s = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await??;
-    s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
-    let mut body = String::new();
-    tokio::time::timeout(Duration::from_secs(2), s.read_to_string(&mut body)).await??;
-    Ok(body)
+async fn get_metrics(addr: SocketAddr) -> Result<String, ponte_loadtest::probe::ProbeError> {
+    ponte_loadtest::probe::get_metrics(addr).await
 }
 
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).filter(|rest| rest.starts_with(' ')).and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0)
+    ponte_loadtest::probe::metric(text, name).unwrap_or(0.0)
 }

@@ -29,6 +29,11 @@ fn header_len(frame: &[u8]) -> Option<usize> {
 
 /// Check a whole received frame; returns its `(sender_tag, seq)`.
 pub fn verify(frame: &[u8]) -> Result<(u32, u32), Mismatch> {
+    verify_marker(frame).map(|m| (m.sender_tag, m.seq))
+}
+
+/// Check a whole received frame; returns its marker (with the sender's timestamp).
+pub fn verify_marker(frame: &[u8]) -> Result<Marker, Mismatch> {
     let header = header_len(frame).ok_or(Mismatch::NoMarker)?;
     let marker = Marker::read(&frame[header..]).ok_or(Mismatch::NoMarker)?;
     // The length check comes first so that a hostile `body_len` never sizes an allocation.
@@ -36,20 +41,19 @@ pub fn verify(frame: &[u8]) -> Result<(u32, u32), Mismatch> {
     if expected != frame.len() {
         return Err(Mismatch::Length { expected, actual: frame.len() });
     }
-    let body_len = marker.body_len as usize;
     let regenerated = if header == opus::HEADER_LEN {
-        opus::packet_with_body(marker.sender_tag, marker.seq, body_len)
+        opus::packet_marked(marker)
     } else {
         // Simulcast layers differ in picture size; the size is read back, the rest checked.
         let dims = vp8::dimensions(frame).unwrap_or((vp8::WIDTH, vp8::HEIGHT));
-        vp8::frame_sized(marker.sender_tag, marker.seq, vp8::is_keyframe(frame), body_len, dims)
+        vp8::frame_marked(marker, vp8::is_keyframe(frame), dims)
     };
     if regenerated.len() != frame.len() {
         return Err(Mismatch::Length { expected: regenerated.len(), actual: frame.len() });
     }
     match frame.iter().zip(&regenerated).position(|(a, b)| a != b) {
         Some(offset) => Err(Mismatch::Content { offset }),
-        None => Ok((marker.sender_tag, marker.seq)),
+        None => Ok(marker),
     }
 }
 
@@ -90,7 +94,7 @@ mod tests {
         assert_eq!(verify(&[0x10; 40]), Err(Mismatch::NoMarker));
         // A marker claiming 4 GB must not allocate.
         let mut huge = vec![0x78];
-        huge.extend_from_slice(b"PNTE\0\0\0\x01\0\0\0\x01\xff\xff\xff\xff");
+        huge.extend_from_slice(b"PNTE\0\0\0\x01\0\0\0\x01\xff\xff\xff\xff\0\0\0\0\0\0\0\0");
         assert!(matches!(verify(&huge), Err(Mismatch::Length { .. })));
     }
 }

@@ -2,9 +2,11 @@
 //! that carries a marker so a receiver can regenerate each frame and compare it byte for byte.
 //!
 //! Every frame is `codec header | body`. The body starts with the marker
-//! `[b"PNTE", sender_tag u32 BE, seq u32 BE, body_len u32 BE]` (`body_len` counts the whole
-//! body, marker included) and continues with bytes from a xorshift seeded by
-//! `(sender_tag, seq)`. Nothing else goes into the bytes, so [`check::verify`] needs no state.
+//! `[b"PNTE", sender_tag u32 BE, seq u32 BE, body_len u32 BE, sent_us u64 BE]` (`body_len`
+//! counts the whole body, marker included; `sent_us` is the sender's wall clock at capture, in
+//! microseconds since the Unix epoch, or 0) and continues with bytes from a xorshift seeded by
+//! `(sender_tag, seq)`. Nothing else goes into the bytes, so [`check::verify`] needs no state,
+//! and a receiver on the same clock reads the one-way latency off every frame.
 
 pub mod check;
 pub mod opus;
@@ -14,7 +16,7 @@ pub mod vp8;
 /// The first four bytes of every marker.
 pub const MAGIC: [u8; 4] = *b"PNTE";
 /// Length of the marker at the start of every body.
-pub const MARKER_LEN: usize = 16;
+pub const MARKER_LEN: usize = 24;
 
 /// The marker read back from a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +24,8 @@ pub struct Marker {
     pub sender_tag: u32,
     pub seq: u32,
     pub body_len: u32,
+    /// Sender's wall clock at capture (µs since the Unix epoch); 0 when unstamped.
+    pub sent_us: u64,
 }
 
 impl Marker {
@@ -32,7 +36,35 @@ impl Marker {
             return None;
         }
         let word = |i: usize| u32::from_be_bytes([m[i], m[i + 1], m[i + 2], m[i + 3]]);
-        Some(Self { sender_tag: word(4), seq: word(8), body_len: word(12) })
+        let sent_us = u64::from(word(16)) << 32 | u64::from(word(20));
+        Some(Self { sender_tag: word(4), seq: word(8), body_len: word(12), sent_us })
+    }
+
+    /// A marker of an unstamped frame.
+    pub fn new(sender_tag: u32, seq: u32, body_len: usize) -> Self {
+        Self { sender_tag, seq, body_len: body_len as u32, sent_us: 0 }
+    }
+
+    pub fn stamped(self, sent_us: u64) -> Self {
+        Self { sent_us, ..self }
+    }
+}
+
+/// The wall clock at `at`, in µs since the Unix epoch: what senders stamp and receivers
+/// compare against. One anchor per process maps the monotonic clock onto the wall clock, so
+/// stamps never step backwards within a run; processes on one machine agree to the
+/// precision of their anchors (microseconds).
+pub fn wall_micros(at: std::time::Instant) -> u64 {
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    static ANCHOR: std::sync::OnceLock<(Instant, u64)> = std::sync::OnceLock::new();
+    let (instant, micros) = *ANCHOR.get_or_init(|| {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        (Instant::now(), wall.as_micros() as u64)
+    });
+    if at >= instant {
+        micros + (at - instant).as_micros() as u64
+    } else {
+        micros.saturating_sub((instant - at).as_micros() as u64)
     }
 }
 
@@ -62,15 +94,16 @@ fn pick_len(sender_tag: u32, seq: u32, salt: u32, min: usize, max: usize) -> usi
     min + (Xorshift::new(sender_tag, seq, salt).next() % span) as usize
 }
 
-/// Append a body of `body_len` bytes (at least [`MARKER_LEN`]; shorter is padded up).
-fn push_body(out: &mut Vec<u8>, sender_tag: u32, seq: u32, body_len: usize) {
-    let body_len = body_len.max(MARKER_LEN);
+/// Append the body `marker` describes (at least [`MARKER_LEN`] bytes; shorter is padded up).
+fn push_body(out: &mut Vec<u8>, marker: Marker) {
+    let body_len = (marker.body_len as usize).max(MARKER_LEN);
     out.reserve(body_len);
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&sender_tag.to_be_bytes());
-    out.extend_from_slice(&seq.to_be_bytes());
+    out.extend_from_slice(&marker.sender_tag.to_be_bytes());
+    out.extend_from_slice(&marker.seq.to_be_bytes());
     out.extend_from_slice(&(body_len as u32).to_be_bytes());
-    let mut rng = Xorshift::new(sender_tag, seq, 0);
+    out.extend_from_slice(&marker.sent_us.to_be_bytes());
+    let mut rng = Xorshift::new(marker.sender_tag, marker.seq, 0);
     let mut left = body_len - MARKER_LEN;
     while left > 0 {
         let word = rng.next().to_le_bytes();
@@ -87,14 +120,24 @@ mod tests {
     #[test]
     fn body_is_deterministic_and_sized() {
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        push_body(&mut a, 7, 42, 101);
-        push_body(&mut b, 7, 42, 101);
+        let m = Marker::new(7, 42, 101).stamped(0x0123_4567_89ab_cdef);
+        push_body(&mut a, m);
+        push_body(&mut b, m);
         assert_eq!(a, b);
         assert_eq!(a.len(), 101);
-        assert_eq!(Marker::read(&a), Some(Marker { sender_tag: 7, seq: 42, body_len: 101 }));
+        assert_eq!(Marker::read(&a), Some(m));
         let mut c = Vec::new();
-        push_body(&mut c, 7, 43, 101);
+        push_body(&mut c, Marker::new(7, 43, 101).stamped(m.sent_us));
         assert_ne!(a[MARKER_LEN..], c[MARKER_LEN..]);
+    }
+
+    #[test]
+    fn the_wall_clock_follows_the_monotonic_one() {
+        let t0 = std::time::Instant::now();
+        let a = wall_micros(t0);
+        assert_eq!(wall_micros(t0 + std::time::Duration::from_millis(5)) - a, 5000);
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_micros() as u64;
+        assert!(now.abs_diff(a) < 1_000_000, "anchored to the wall clock");
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use str0m::media::{Frequency, MediaTime};
 
-use super::{opus, vp8};
+use super::{opus, vp8, wall_micros};
 
 /// If a source falls further behind than this (a stalled task), it skips ahead instead of
 /// sending a burst; the skipped frames are never made, so receivers see no gap.
@@ -36,6 +36,8 @@ pub struct Source {
     seq: u32,
     since_keyframe: u32,
     keyframe_wanted: bool,
+    /// Video frame sizes relative to [`vp8::frame`]'s (sets the bitrate).
+    scale: f64,
     /// (start, next due); `None` until started.
     clock: Option<(Instant, Instant)>,
 }
@@ -61,8 +63,18 @@ impl Source {
             seq: 0,
             since_keyframe: 0,
             keyframe_wanted: true,
+            scale: 1.0,
             clock: None,
         }
+    }
+
+    /// Scale video frames so that they average `kbps` (payload, all `layers_weight` copies
+    /// of each frame together: 1 for one stream, the sum of the simulcast layer scales).
+    pub fn with_bitrate(mut self, kbps: u32, layers_weight: usize) -> Self {
+        let fps = 1.0 / self.interval.as_secs_f64();
+        let bytes_per_frame = f64::from(kbps) * 1000.0 / 8.0 / fps;
+        self.scale = bytes_per_frame / (vp8::mean_frame_len(self.keyframe_interval) * layers_weight.max(1) as f64);
+        self
     }
 
     pub fn codec(&self) -> Codec {
@@ -111,7 +123,7 @@ impl Source {
         let elapsed = capture.saturating_duration_since(start);
         match self.codec {
             Codec::Opus => Frame {
-                data: opus::packet(self.sender_tag, seq),
+                data: opus::packet_stamped(self.sender_tag, seq, wall_micros(capture)),
                 seq,
                 keyframe: false,
                 capture,
@@ -123,7 +135,7 @@ impl Source {
                 self.keyframe_wanted = false;
                 self.since_keyframe = if keyframe { 0 } else { self.since_keyframe + 1 };
                 Frame {
-                    data: vp8::frame(self.sender_tag, seq, keyframe),
+                    data: vp8::frame_stamped(self.sender_tag, seq, keyframe, self.scale, wall_micros(capture)),
                     seq,
                     keyframe,
                     capture,
@@ -178,6 +190,24 @@ mod tests {
             }
         }
         assert_eq!(keys, vec![0, 5, 7]);
+    }
+
+    #[test]
+    fn bitrate_sets_frame_sizes_and_frames_are_stamped() {
+        let t0 = Instant::now();
+        let mut s = Source::video(1, 10, 10).with_bitrate(800, 1);
+        s.start(t0);
+        let mut bytes = 0;
+        for i in 0..100u32 {
+            let due = s.poll_due(t0 + Duration::from_millis(100) * i).expect("due");
+            let f = s.frame(due);
+            let header = vp8::header_len(f.keyframe);
+            let m = crate::media::Marker::read(&f.data[header..]).expect("marker");
+            assert_eq!(m.sent_us, wall_micros(due));
+            bytes += f.data.len();
+        }
+        let kbps = bytes as f64 * 8.0 / 10.0 / 1000.0;
+        assert!((kbps - 800.0).abs() < 80.0, "{kbps} kbit/s");
     }
 
     #[test]

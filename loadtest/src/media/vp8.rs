@@ -2,7 +2,7 @@
 //! code and dimensions, so that RTP packetizers, key-frame detection and SFU layer logic
 //! treat them as real video. The partitions themselves are the marked body.
 
-use super::{pick_len, push_body, MARKER_LEN};
+use super::{pick_len, push_body, Marker, MARKER_LEN};
 
 pub const WIDTH: u16 = 320;
 pub const HEIGHT: u16 = 180;
@@ -16,26 +16,44 @@ const KEY_SIZE: (usize, usize) = (4000, 6000);
 const INTER_SIZE: (usize, usize) = (300, 1500);
 const SIZE_SALT: u32 = 0x5650_3800;
 
-/// The frame `sender_tag` sends as number `seq`, at the size the generator picks.
+/// The frame `sender_tag` sends as number `seq`, at the size the generator picks (unstamped).
 pub fn frame(sender_tag: u32, seq: u32, keyframe: bool) -> Vec<u8> {
-    let (header, (min, max)) = if keyframe { (KEY_HEADER_LEN, KEY_SIZE) } else { (INTER_HEADER_LEN, INTER_SIZE) };
-    let total = pick_len(sender_tag, seq, SIZE_SALT, min, max);
-    frame_with_body(sender_tag, seq, keyframe, total - header)
+    frame_stamped(sender_tag, seq, keyframe, 1.0, 0)
 }
 
-/// The frame with an explicit body length (what [`super::check`] regenerates from a marker).
+/// Mean frame size of [`frame`] with a key frame every `keyframe_interval` frames (0: never),
+/// what [`frame_stamped`]'s `scale` multiplies.
+pub fn mean_frame_len(keyframe_interval: u32) -> f64 {
+    let mid = |(a, b): (usize, usize)| (a + b) as f64 / 2.0;
+    match keyframe_interval {
+        0 => mid(INTER_SIZE),
+        n => (mid(INTER_SIZE) * f64::from(n - 1) + mid(KEY_SIZE)) / f64::from(n),
+    }
+}
+
+/// The frame `sender_tag` sends as number `seq`: its size [`frame`]'s times `scale` (to set a
+/// bitrate), captured at `sent_us` (see [`super::wall_micros`]).
+pub fn frame_stamped(sender_tag: u32, seq: u32, keyframe: bool, scale: f64, sent_us: u64) -> Vec<u8> {
+    let (header, (min, max)) = if keyframe { (KEY_HEADER_LEN, KEY_SIZE) } else { (INTER_HEADER_LEN, INTER_SIZE) };
+    let total = pick_len(sender_tag, seq, SIZE_SALT, min, max);
+    let body = ((total - header) as f64 * scale.max(0.0)) as usize;
+    frame_marked(Marker::new(sender_tag, seq, body).stamped(sent_us), keyframe, (WIDTH, HEIGHT))
+}
+
+/// The frame with an explicit body length.
 pub fn frame_with_body(sender_tag: u32, seq: u32, keyframe: bool, body_len: usize) -> Vec<u8> {
     frame_sized(sender_tag, seq, keyframe, body_len, (WIDTH, HEIGHT))
 }
 
 /// The frame of simulcast layer `layer` (0 = q, 1 = h, 2 = f) for the same capture as the
-/// base `frame(sender_tag, seq, keyframe)`: same marker, a body [`LAYER_SCALE`] times as
-/// long, and the layer's picture size in key frames (so an SFU reading the header sees
-/// 180p, 360p and 720p).
-pub fn layer_frame(sender_tag: u32, seq: u32, keyframe: bool, base_body_len: usize, layer: u8) -> Vec<u8> {
+/// base frame whose marker is `base`: same marker, a body [`LAYER_SCALE`] times as long, and
+/// the layer's picture size in key frames (so an SFU reading the header sees 180p, 360p and
+/// 720p).
+pub fn layer_frame(base: Marker, keyframe: bool, layer: u8) -> Vec<u8> {
     let l = usize::from(layer.min(2));
     let dims = (WIDTH << l, HEIGHT << l);
-    frame_sized(sender_tag, seq, keyframe, base_body_len * LAYER_SCALE[l], dims)
+    let marker = Marker { body_len: base.body_len.saturating_mul(LAYER_SCALE[l] as u32), ..base };
+    frame_marked(marker, keyframe, dims)
 }
 
 /// Body length of each simulcast layer relative to the base frame.
@@ -52,8 +70,14 @@ pub fn dimensions(frame: &[u8]) -> Option<(u16, u16)> {
 }
 
 /// A frame with an explicit body length and key-frame picture size.
-pub fn frame_sized(sender_tag: u32, seq: u32, keyframe: bool, body_len: usize, (w, h): (u16, u16)) -> Vec<u8> {
-    let body_len = body_len.max(MARKER_LEN);
+pub fn frame_sized(sender_tag: u32, seq: u32, keyframe: bool, body_len: usize, dims: (u16, u16)) -> Vec<u8> {
+    frame_marked(Marker::new(sender_tag, seq, body_len), keyframe, dims)
+}
+
+/// The frame a marker describes, with its key-frame picture size (what [`super::check`]
+/// regenerates).
+pub fn frame_marked(marker: Marker, keyframe: bool, (w, h): (u16, u16)) -> Vec<u8> {
+    let body_len = (marker.body_len as usize).max(MARKER_LEN);
     let mut out = Vec::with_capacity(KEY_HEADER_LEN + body_len);
     out.extend_from_slice(&frame_tag(keyframe, body_len));
     if keyframe {
@@ -62,7 +86,7 @@ pub fn frame_sized(sender_tag: u32, seq: u32, keyframe: bool, body_len: usize, (
         out.extend_from_slice(&(w & 0x3fff).to_le_bytes());
         out.extend_from_slice(&(h & 0x3fff).to_le_bytes());
     }
-    push_body(&mut out, sender_tag, seq, body_len);
+    push_body(&mut out, marker);
     out
 }
 
@@ -129,13 +153,24 @@ mod tests {
 
     #[test]
     fn layers_share_the_marker_and_scale_up() {
-        let base = frame(7, 3, true);
-        let body = base.len() - KEY_HEADER_LEN;
-        let sizes: Vec<_> = (0..3).map(|l| layer_frame(7, 3, true, body, l)).map(|f| dimensions(&f).unwrap()).collect();
+        let base = frame_stamped(7, 3, true, 1.0, 99);
+        let m = Marker::read(&base[KEY_HEADER_LEN..]).unwrap();
+        let sizes: Vec<_> = (0..3).map(|l| layer_frame(m, true, l)).map(|f| dimensions(&f).unwrap()).collect();
         assert_eq!(sizes, vec![(320, 180), (640, 360), (1280, 720)]);
-        assert_eq!(layer_frame(7, 3, true, body, 0), base);
-        let f = layer_frame(7, 3, true, body, 2);
+        assert_eq!(layer_frame(m, true, 0), base);
+        let f = layer_frame(m, true, 2);
+        assert_eq!(Marker::read(&f[KEY_HEADER_LEN..]).unwrap().sent_us, 99);
         assert_eq!(crate::media::check::verify(&f), Ok((7, 3)), "every layer verifies");
+    }
+
+    #[test]
+    fn scale_sets_the_mean_size() {
+        let n = 300u32;
+        let total: usize = (0..n).map(|s| frame_stamped(3, s, s % 30 == 0, 4.0, 1).len()).sum();
+        let mean = total as f64 / f64::from(n);
+        let want = mean_frame_len(30) * 4.0;
+        assert!((mean - want).abs() / want < 0.1, "mean {mean}, want {want}");
+        assert_eq!(crate::media::check::verify(&frame_stamped(3, 5, false, 4.0, 1)), Ok((3, 5)));
     }
 
     #[test]
