@@ -33,6 +33,9 @@ pub struct BenchArgs {
     /// That Ponte's bridge HTTP address (/metrics); needed with --signaling.
     #[arg(long)]
     bridge_metrics: Option<SocketAddr>,
+    /// That Ponte's PID, for CPU time from /proc (finer than /metrics' whole seconds).
+    #[arg(long)]
+    bridge_pid: Option<u32>,
     /// The `ponte` binary to start.
     #[arg(long)]
     ponte_bin: Option<PathBuf>,
@@ -96,8 +99,9 @@ impl TargetResult {
         self.largest_pass.and_then(|i| self.steps.get(i))
     }
 
+    /// At the largest passing step; at the first step when none passed.
     fn us_per_packet(&self) -> Option<f64> {
-        self.best()?.window.server.as_ref()?.cpu_us_per_packet
+        self.best().or(self.steps.first())?.window.server.as_ref()?.cpu_us_per_packet
     }
 }
 
@@ -131,7 +135,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     let (ponte, _child): (Arc<dyn Sfu>, Option<Child>) = match &args.signaling {
         Some(url) => {
-            let t = PonteTarget { signaling: url.clone(), metrics: args.bridge_metrics, token: None };
+            let t = PonteTarget { signaling: url.clone(), metrics: args.bridge_metrics, token: None, pid: args.bridge_pid };
             (Arc::new(t), None)
         }
         None => {
@@ -211,8 +215,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
         println!("JSON report: {}", path.display());
     }
-    if report.results.first().and_then(|r| r.largest_pass).is_none() {
-        bail!("Ponte passed no step");
+    // Quality breaking is a result; a target that could not be measured at all is a failure.
+    if let Some(r) = report.results.iter().find(|r| r.steps.is_empty() || r.steps.iter().all(|s| s.window.server.is_none())) {
+        bail!("{}: no step was measured (no server figures)", r.target);
     }
     Ok(())
 }
@@ -315,7 +320,8 @@ async fn start_ponte(bin: Option<PathBuf>) -> anyhow::Result<(PonteTarget, Child
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let (signaling, metrics) = parse_up_line(&line).with_context(|| format!("no addresses in {line:?}"))?;
     println!("started {} (pid {}): signaling {signaling}, bridge metrics {metrics}", bin.display(), child.id().unwrap_or(0));
-    Ok((PonteTarget { signaling, metrics: Some(metrics), token: None }, child))
+    let pid = child.id();
+    Ok((PonteTarget { signaling, metrics: Some(metrics), token: None, pid }, child))
 }
 
 /// From "… open http://localhost:PORT/ … (focus A, bridge http B, media udp C)".

@@ -64,6 +64,10 @@ pub struct TargetArgs {
     /// process_resident_memory_bytes on its /metrics; without it no server figures.
     #[arg(long, env = "PONTE_LOADTEST_BRIDGE_METRICS")]
     bridge_metrics: Option<SocketAddr>,
+    /// PID of the process running the bridge, if on this machine: CPU and memory from /proc
+    /// (10 ms resolution; /metrics has whole CPU seconds only).
+    #[arg(long, env = "PONTE_LOADTEST_BRIDGE_PID")]
+    bridge_pid: Option<u32>,
     /// Token sent with every join (when signaling requires a JWT).
     #[arg(long, env = "PONTE_LOADTEST_TOKEN", hide_env_values = true)]
     token: Option<String>,
@@ -80,6 +84,7 @@ impl TargetArgs {
                 signaling: self.signaling.clone(),
                 metrics: self.bridge_metrics,
                 token: self.token.clone(),
+                pid: self.bridge_pid,
             }),
             TargetKind::Raw => Arc::new(RawRelay::start(self.bind_ip)?),
         })

@@ -17,6 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use quinn_udp::{RecvMeta, Transmit, UdpSocketState, BATCH_SIZE};
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
 use ponte_proto::MediaKind;
@@ -24,7 +25,7 @@ use ponte_proto::MediaKind;
 use crate::error::ParticipantError;
 use crate::histogram::Histogram;
 use crate::media::{opus, vp8, wall_micros};
-use crate::probe::{self, ProbeError};
+use crate::probe::ProbeError;
 use crate::recorder::{Snapshot, TrackSnapshot, TrackStats};
 use crate::session::Stats;
 use crate::target::{BoxFuture, JoinSpec, Role, ServerSample, Sfu, SimParticipant};
@@ -38,7 +39,8 @@ const HEADER: usize = 17;
 const MAX_DATAGRAM: usize = 2048;
 
 /// Destinations of each publisher's packets.
-type Routes = Arc<RwLock<HashMap<SocketAddr, Vec<SocketAddr>>>>;
+/// (Shared lists, so the relay copies a pointer per packet, not the list.)
+type Routes = Arc<RwLock<HashMap<SocketAddr, Arc<Vec<SocketAddr>>>>>;
 
 /// The relay thread and the members joined to it.
 pub struct RawRelay {
@@ -55,7 +57,7 @@ impl RawRelay {
     /// Bind on `ip` (port 0) and start the relay thread.
     pub fn start(ip: IpAddr) -> std::io::Result<Self> {
         let socket = StdSocket::bind((ip, 0))?;
-        socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+        socket.set_nonblocking(true)?;
         let state = UdpSocketState::new((&socket).into())?;
         let _ = state.set_recv_buffer_size((&socket).into(), 4 << 20);
         let _ = state.set_send_buffer_size((&socket).into(), 4 << 20);
@@ -66,9 +68,17 @@ impl RawRelay {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
             let (routes, forwarded, tid, stop) = (routes.clone(), forwarded.clone(), tid.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("raw-relay".into())
-                .spawn(move || relay_loop(socket, state, routes, forwarded, tid, stop))?
+            // Its own single-threaded runtime, as one bridge worker would have: the relay's
+            // CPU is this thread's alone.
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            std::thread::Builder::new().name("raw-relay".into()).spawn(move || {
+                rt.block_on(async move {
+                    match UdpSocket::from_std(socket) {
+                        Ok(socket) => relay_loop(socket, state, routes, forwarded, tid, stop).await,
+                        Err(e) => tracing::warn!("raw relay socket: {e}"),
+                    }
+                })
+            })?
         };
         Ok(Self {
             addr,
@@ -99,11 +109,13 @@ impl Table {
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
         for (other, other_role) in members.iter() {
             if *other_role == Role::Publisher {
-                routes.entry(*other).or_default().push(addr);
+                let mut dests = routes.get(other).map(|d| d.to_vec()).unwrap_or_default();
+                dests.push(addr);
+                routes.insert(*other, Arc::new(dests));
             }
         }
         if role == Role::Publisher {
-            routes.insert(addr, members.iter().map(|(a, _)| *a).collect());
+            routes.insert(addr, Arc::new(members.iter().map(|(a, _)| *a).collect()));
         }
         members.push((addr, role));
     }
@@ -116,7 +128,9 @@ impl Table {
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
         routes.remove(&addr);
         for dests in routes.values_mut() {
-            dests.retain(|a| *a != addr);
+            if dests.contains(&addr) {
+                *dests = Arc::new(dests.iter().copied().filter(|a| *a != addr).collect());
+            }
         }
     }
 }
@@ -130,7 +144,7 @@ impl Drop for RawRelay {
     }
 }
 
-fn relay_loop(socket: StdSocket, state: UdpSocketState, routes: Routes, forwarded: Arc<AtomicU64>, tid: Arc<OnceLock<u32>>, stop: Arc<AtomicBool>) {
+async fn relay_loop(socket: UdpSocket, state: UdpSocketState, routes: Routes, forwarded: Arc<AtomicU64>, tid: Arc<OnceLock<u32>>, stop: Arc<AtomicBool>) {
     if let Some(t) = own_tid() {
         let _ = tid.set(t);
     }
@@ -138,23 +152,31 @@ fn relay_loop(socket: StdSocket, state: UdpSocketState, routes: Routes, forwarde
     let mut bufs: Vec<Vec<u8>> = (0..BATCH_SIZE).map(|_| vec![0; slot]).collect();
     let mut metas = vec![RecvMeta::default(); BATCH_SIZE];
     while !stop.load(Ordering::Relaxed) {
+        if tokio::time::timeout(Duration::from_millis(100), socket.readable()).await.is_err() {
+            continue;
+        }
         let mut iovs: Vec<IoSliceMut<'_>> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
-        let n = match state.recv((&socket).into(), &mut iovs, &mut metas) {
+        let n = match socket.try_io(Interest::READABLE, || state.recv((&socket).into(), &mut iovs, &mut metas)) {
             Ok(n) => n,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Err(e) => {
                 tracing::debug!("raw relay receive: {e}");
                 continue;
             }
         };
-        let routes = routes.read().unwrap_or_else(|e| e.into_inner());
+        drop(iovs);
+        // Copy the routes of this batch out so no lock is held across a send that waits.
+        let batch: Vec<(Arc<Vec<SocketAddr>>, usize)> = {
+            let routes = routes.read().unwrap_or_else(|e| e.into_inner());
+            metas.iter().take(n).enumerate().filter_map(|(i, m)| routes.get(&m.addr).map(|d| (d.clone(), i))).collect()
+        };
         let mut sent = 0;
-        for (meta, buf) in metas.iter().zip(&bufs).take(n) {
-            let Some(dests) = routes.get(&meta.addr) else { continue };
-            for data in buf[..meta.len].chunks(meta.stride.max(1)) {
-                for &destination in dests {
+        for (dests, i) in batch {
+            let meta = &metas[i];
+            for data in bufs[i][..meta.len].chunks(meta.stride.max(1)) {
+                for &destination in dests.iter() {
                     let t = Transmit { destination, ecn: None, contents: data, segment_size: None, src_ip: None };
-                    if state.send((&socket).into(), &t).is_ok() {
+                    if socket.async_io(Interest::WRITABLE, || state.try_send((&socket).into(), &t)).await.is_ok() {
                         sent += 1;
                     }
                 }
@@ -191,14 +213,18 @@ impl Sfu for RawRelay {
         Box::pin(async move {
             let tid = *self.tid.get()?;
             let pid = std::process::id();
-            let stat = match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")) {
+            // schedstat's first field is the thread's time on a CPU in ns: finer than the
+            // 10 ms ticks of `stat`, which a lightly loaded relay would not reach in a window.
+            let stat = match std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat")) {
                 Ok(s) => s,
                 Err(source) => return Some(Err(ProbeError::Proc { pid, source })),
             };
-            let Some((u, s)) = probe::stat_cpu_ticks(&stat) else { return Some(Err(ProbeError::ProcFormat { pid })) };
+            let Some(ns) = stat.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()) else {
+                return Some(Err(ProbeError::ProcFormat { pid }));
+            };
             let endpoints = self.table.rooms.lock().unwrap_or_else(|e| e.into_inner()).values().map(|m| m.len() as u64).sum();
             Some(Ok(ServerSample {
-                cpu_seconds: (u + s) as f64 / 100.0,
+                cpu_seconds: ns as f64 / 1e9,
                 rss_bytes: 0,
                 packets_sent: Some(self.forwarded.load(Ordering::Relaxed)),
                 endpoints: Some(endpoints),
@@ -289,7 +315,7 @@ async fn member_loop(socket: UdpSocket, relay: SocketAddr, tag: u32, spec: JoinS
                 aseq = aseq.wrapping_add(1);
                 let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
                 s.stats.audio.frames += 1;
-                s.stats.audio.bytes += len as u64;
+                s.stats.audio.bytes += (len - WIRE_OVERHEAD) as u64;
                 s.stats.rtp_packets_sent += 1;
             }
             _ = video.tick(), if publishing && media.video => {
@@ -337,7 +363,7 @@ fn receive(shared: &Mutex<RawShared>, data: &[u8]) {
     let entry = s.tracks.entry((sender, kind)).or_default();
     let (stats, last_seq, last_transit) = entry;
     stats.frames += 1;
-    stats.bytes += data.len() as u64;
+    stats.bytes += data.len().saturating_sub(WIRE_OVERHEAD) as u64;
     stats.first_at.get_or_insert(now);
     stats.last_at = Some(now);
     if let Some(last) = *last_seq {

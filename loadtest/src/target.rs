@@ -109,6 +109,10 @@ pub struct PonteTarget {
     pub metrics: Option<SocketAddr>,
     /// Sent with every join when signaling wants a JWT.
     pub token: Option<String>,
+    /// The PID of the process running the bridge, when it is on this machine: CPU time and
+    /// memory are then read from `/proc` (10 ms ticks) instead of `/metrics`, whose
+    /// `process_cpu_seconds_total` counts whole seconds only.
+    pub pid: Option<u32>,
 }
 
 impl Sfu for PonteTarget {
@@ -127,7 +131,12 @@ impl Sfu for PonteTarget {
     fn sample(&self) -> BoxFuture<'_, Option<Result<ServerSample, ProbeError>>> {
         Box::pin(async move {
             let addr = self.metrics?;
-            Some(probe::bridge_metrics(addr).await)
+            let from_metrics = probe::bridge_metrics(addr).await;
+            let Some(pid) = self.pid else { return Some(from_metrics) };
+            Some(from_metrics.and_then(|m| {
+                let p = probe::proc_sample(pid)?;
+                Ok(ServerSample { cpu_seconds: p.cpu_seconds, rss_bytes: p.rss_bytes, ..m })
+            }))
         })
     }
 }
