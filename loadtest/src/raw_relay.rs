@@ -233,11 +233,19 @@ impl Sfu for RawRelay {
     }
 }
 
+/// One received stream: counters, the last packet seq and the last arrival − send time (µs).
+#[derive(Default)]
+struct RawTrack {
+    stats: TrackStats,
+    last_seq: Option<u32>,
+    last_transit: Option<i64>,
+}
+
 #[derive(Default)]
 struct RawShared {
     stats: Stats,
-    /// Per (sender, kind): counters and the last packet seq.
-    tracks: HashMap<(u32, u8), (TrackStats, Option<u32>, Option<i64>)>,
+    /// Per (sender, kind).
+    tracks: HashMap<(u32, u8), RawTrack>,
     latency: [Histogram; 2],
     ended: Option<String>,
 }
@@ -261,10 +269,10 @@ impl SimParticipant for RawMember {
         let tracks = shared
             .tracks
             .iter()
-            .map(|(&(sender, kind), (stats, _, _))| TrackSnapshot {
+            .map(|(&(sender, kind), t)| TrackSnapshot {
                 publisher: sender.to_string(),
                 kind: if kind == 0 { MediaKind::Audio } else { MediaKind::Video },
-                stats: stats.clone(),
+                stats: t.stats.clone(),
             })
             .collect();
         Snapshot { tracks, latency: shared.latency.clone(), ..Snapshot::default() }
@@ -360,8 +368,7 @@ fn receive(shared: &Mutex<RawShared>, data: &[u8]) {
     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
     s.stats.rtp_packets_received += 1;
     let kind = kind.min(1);
-    let entry = s.tracks.entry((sender, kind)).or_default();
-    let (stats, last_seq, last_transit) = entry;
+    let RawTrack { stats, last_seq, last_transit } = s.tracks.entry((sender, kind)).or_default();
     stats.frames += 1;
     stats.bytes += data.len().saturating_sub(WIRE_OVERHEAD) as u64;
     stats.first_at.get_or_insert(now);
