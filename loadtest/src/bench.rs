@@ -39,6 +39,9 @@ pub struct BenchArgs {
     /// The `ponte` binary to start.
     #[arg(long)]
     ponte_bin: Option<PathBuf>,
+    /// An argument for the started `ponte` (repeat it), e.g. `--ponte-arg=--bridge-config=FILE`.
+    #[arg(long, allow_hyphen_values = true)]
+    ponte_arg: Vec<String>,
     #[command(flatten)]
     shape: ShapeArgs,
     /// Rooms added per step.
@@ -139,7 +142,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             (Arc::new(t), None)
         }
         None => {
-            let (t, child) = start_ponte(args.ponte_bin.clone()).await?;
+            let (t, child) = start_ponte(args.ponte_bin.clone(), &args.ponte_arg).await?;
             (Arc::new(t), Some(child))
         }
     };
@@ -281,12 +284,13 @@ async fn series(sfu: Arc<dyn Sfu>, args: &BenchArgs, shape: &RoomShape, prefix: 
 }
 
 /// Start `ponte` on loopback with ephemeral ports; read its addresses from the line it logs.
-async fn start_ponte(bin: Option<PathBuf>) -> anyhow::Result<(PonteTarget, Child)> {
+async fn start_ponte(bin: Option<PathBuf>, extra: &[String]) -> anyhow::Result<(PonteTarget, Child)> {
     let bin = match bin {
         Some(b) => b,
         None => std::env::current_exe()?.with_file_name("ponte"),
     };
     let mut child = Command::new(&bin)
+        .args(extra)
         .envs([
             ("PONTE_SIGNALING_LISTEN", "127.0.0.1:0"),
             ("PONTE_FOCUS_LISTEN", "127.0.0.1:0"),
