@@ -1,8 +1,10 @@
 //! The web app, embedded at build time from `web/` (see `build.rs`): every file at its path,
-//! `/` and `/ROOM` serve `index.html` (the page reads the room from the URL).
+//! `/` and `/ROOM` serve `index.html` (the page reads the room from the URL), `/admin` serves
+//! `admin.html` (so no room can be called `admin`); the old `/dashboard.html` redirects there.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::extract::RawQuery;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{extract::Path, Router};
 
@@ -17,7 +19,9 @@ mod assets {
 pub fn routes<S: Clone + Send + Sync + 'static>(reserved: &[&str]) -> Router<S> {
     let mut router = Router::new()
         .route("/", get(|headers: HeaderMap| async move { index(&headers) }))
-        .route("/{room}", get(room_page));
+        .route("/{room}", get(room_page))
+        .route(ADMIN, get(|headers: HeaderMap| async move { page("admin.html", &headers) }))
+        .route("/dashboard.html", get(|RawQuery(query): RawQuery| async move { to_admin(query) }));
     for &(path, body, etag) in assets::FILES {
         if reserved.iter().any(|r| r.trim_start_matches('/') == path) {
             tracing::warn!("web/{path} is hidden by a service route of the same name");
@@ -32,10 +36,25 @@ fn find(path: &str) -> Option<(&'static str, &'static [u8], &'static str)> {
     assets::FILES.iter().copied().find(|(p, _, _)| *p == path)
 }
 
+/// The operator page.
+pub const ADMIN: &str = "/admin";
+
 fn index(headers: &HeaderMap) -> Response {
-    match find("index.html") {
+    page("index.html", headers)
+}
+
+fn page(name: &str, headers: &HeaderMap) -> Response {
+    match find(name) {
         Some((path, body, etag)) => serve(path, body, etag, headers),
-        None => (StatusCode::NOT_FOUND, "this build has no web app (web/index.html was missing)").into_response(),
+        None => (StatusCode::NOT_FOUND, format!("this build has no web/{name}")).into_response(),
+    }
+}
+
+/// The page was `dashboard.html` before it became `/admin`; bookmarks keep their `?api=`.
+fn to_admin(query: Option<String>) -> Redirect {
+    match query {
+        Some(q) if !q.is_empty() => Redirect::permanent(&format!("{ADMIN}?{q}")),
+        _ => Redirect::permanent(ADMIN),
     }
 }
 
@@ -105,5 +124,15 @@ mod tests {
     #[test]
     fn index_is_embedded() {
         assert!(find("index.html").is_some(), "web/index.html must be embedded");
+        assert!(find("admin.html").is_some(), "web/admin.html must be embedded");
+    }
+
+    #[test]
+    fn the_old_dashboard_redirects_to_admin() {
+        let r = to_admin(Some("api=http://f:8888".into())).into_response();
+        assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
+        assert_eq!(r.headers()[header::LOCATION], "/admin?api=http://f:8888");
+        assert_eq!(to_admin(None).into_response().headers()[header::LOCATION], ADMIN);
+        assert_eq!(page("admin.html", &HeaderMap::new()).status(), StatusCode::OK);
     }
 }

@@ -1,13 +1,17 @@
-// The operator dashboard: polls the focus operator API and shows bridges and conferences.
+// The admin page (`/admin`): polls the focus operator API every 2 s and shows the bridges
+// (with a plot of their stress over the last minutes, kept in this page), the conferences,
+// and a drain / undrain button per bridge. See docs/operator-api.md.
 //
 // The API is on this page's origin in the all-in-one binary and in `signaling` (which embeds
-// the focus). For a standalone focus, open `dashboard.html?api=http://focus:8888` (that focus
-// must then be reachable from the browser). When the focus has a secret, the API answers 401
-// and we ask for it once; it is kept in sessionStorage, so it leaves with the tab.
+// the focus). For a standalone focus, open `/admin?api=http://focus:8888` (that focus must
+// then be reachable from the browser). When the focus has a secret, the API answers 401 and
+// we ask for it once; it is kept in sessionStorage, so it leaves with the tab.
 
 import { toast } from './status.js';
 
 const POLL_MS = 2000;
+/** Stress samples kept per bridge: five minutes of polls. */
+const HISTORY = 150;
 const SECRET_KEY = 'ponte.operatorSecret';
 const $ = (id) => document.getElementById(id);
 
@@ -16,6 +20,8 @@ let secret = sessionStorage.getItem(SECRET_KEY) || '';
 let timer = 0;
 /** Bridges with a drain request in flight, so a double click does not send two. */
 const busy = new Set();
+/** bridge id → [{t, stress}], oldest first; lives as long as the page. */
+const history = new Map();
 
 class AuthError extends Error {}
 
@@ -59,7 +65,7 @@ async function refresh() {
 async function poll() {
   try {
     const [bridges, conferences] = await Promise.all([call('GET', '/v1/bridges'), call('GET', '/v1/conferences')]);
-    render(Array.isArray(bridges) ? bridges : [], conferences && typeof conferences === 'object' ? conferences : {});
+    render(Array.isArray(bridges) ? bridges : [], conferences && typeof conferences === 'object' ? conferences : []);
     setStatus('connected', `Updated ${new Date().toLocaleTimeString()}`);
     $('secret-form').hidden = true;
   } catch (e) {
@@ -87,9 +93,28 @@ $('secret-form').addEventListener('submit', (ev) => {
   refresh();
 });
 
+function remember(bridges) {
+  const now = Date.now();
+  for (const b of bridges) {
+    const h = history.get(b.id) || [];
+    h.push({ t: now, stress: clamp01(b.stress ?? b.stats?.stress) });
+    if (h.length > HISTORY) h.splice(0, h.length - HISTORY);
+    history.set(b.id, h);
+  }
+  // A bridge gone from the list keeps no history: it may come back as a new process.
+  for (const id of history.keys()) if (!bridges.some((b) => b.id === id)) history.delete(id);
+}
+
+/** `/v1/conferences` is a list of {room, bridge, participants}; older focuses sent {room: bridge}. */
+function conferenceList(conferences) {
+  if (Array.isArray(conferences)) return conferences;
+  return Object.entries(conferences || {}).map(([room, bridge]) => ({ room, bridge, participants: [] }));
+}
+
 function render(bridges, conferences) {
   bridges.sort((a, b) => String(a.id).localeCompare(String(b.id)));
-  const confEntries = Object.entries(conferences).sort(([a], [b]) => a.localeCompare(b));
+  remember(bridges);
+  const confEntries = conferenceList(conferences).sort((a, b) => String(a.room).localeCompare(String(b.room)));
   const sum = (f) => bridges.reduce((n, b) => n + (Number(f(b)) || 0), 0);
   $('sum-bridges').textContent = String(bridges.length);
   $('sum-conferences').textContent = String(confEntries.length);
@@ -100,7 +125,7 @@ function render(bridges, conferences) {
   $('bridges').tBodies[0].replaceChildren(...bridges.map(bridgeRow));
   $('bridges-empty').hidden = bridges.length > 0;
   const known = new Set(bridges.map((b) => b.id));
-  $('conferences').tBodies[0].replaceChildren(...confEntries.map(([c, b]) => conferenceRow(c, b, known.has(b))));
+  $('conferences').tBodies[0].replaceChildren(...confEntries.map((c) => conferenceRow(c, known.has(c.bridge))));
   $('conferences-empty').hidden = confEntries.length > 0;
 }
 
@@ -109,23 +134,26 @@ function bridgeRow(b) {
   const s = b.stats || {};
   const tr = document.createElement('tr');
   tr.dataset.bridgeId = b.id;
-  tr.dataset.draining = String(!!b.draining);
-  tr.dataset.healthy = String(b.healthy !== false);
-  const state = b.healthy === false ? ['bad', 'silent'] : b.draining ? ['warn', 'draining'] : ['ok', 'healthy'];
+  const stateName = b.state || (b.healthy === false ? 'dead' : b.draining ? 'draining' : 'healthy');
+  const draining = stateName === 'draining';
+  tr.dataset.state = stateName;
+  tr.dataset.draining = String(draining);
+  tr.dataset.healthy = String(stateName !== 'dead');
+  const state = [{ healthy: 'ok', draining: 'warn', dead: 'bad' }[stateName] || 'bad', stateName];
   const action = document.createElement('button');
   action.type = 'button';
-  action.className = `drain small ${b.draining ? 'secondary' : 'danger'}`;
+  action.className = `drain small ${draining ? 'secondary' : 'danger'}`;
   action.dataset.bridgeId = b.id;
-  action.textContent = b.draining ? 'Resume' : 'Drain';
-  action.title = b.draining
-    ? 'Let this bridge take new conferences again'
-    : 'Take no new conferences on this bridge; it exits when its last one ends';
+  action.textContent = draining ? 'Undrain' : 'Drain';
+  action.title = draining
+    ? 'Let this bridge take new conferences again (a bridge stopping on SIGTERM stays draining)'
+    : 'Take no new conferences on this bridge; it exits when its last one ends, or moves them at its drain deadline';
   action.disabled = busy.has(b.id);
-  action.addEventListener('click', () => drain(b.id, !b.draining));
+  action.addEventListener('click', () => drain(b.id, !draining));
   tr.append(
     cell(b.id, 'id', b.region ? `region ${b.region} · version ${b.version}` : `version ${b.version}`),
     cell(pill(...state)),
-    cell(stressBar(s.stress)),
+    cell(stressPlot(history.get(b.id) || [], b.stress ?? s.stress)),
     cell(String(s.endpoints ?? 0), 'num'),
     cell(String(s.conferences ?? (b.conferences || []).length), 'num'),
     cell(bitrate(s.bitrate_in_bps), 'num'),
@@ -138,7 +166,9 @@ function bridgeRow(b) {
   return tr;
 }
 
-function conferenceRow(conference, bridge, bridgeKnown) {
+/** `tr[data-conference]`. */
+function conferenceRow({ room: conference, bridge, participants }, bridgeKnown) {
+  const people = Array.isArray(participants) ? participants : [];
   const tr = document.createElement('tr');
   tr.dataset.conference = conference;
   tr.dataset.bridgeId = bridge;
@@ -147,17 +177,26 @@ function conferenceRow(conference, bridge, bridgeKnown) {
   link.textContent = 'open';
   link.target = '_blank';
   link.rel = 'noopener';
-  tr.append(cell(conference, 'id'), cell(bridgeKnown ? bridge : `${bridge} (gone)`, 'mono'), cell(link));
+  const names = people.map((p) => p.display_name || p.endpoint).join(', ');
+  tr.append(
+    cell(conference, 'id'),
+    cell(bridgeKnown ? bridge : `${bridge} (gone)`, 'mono'),
+    cell(String(people.length), 'num'),
+    cell(names, '', people.map((p) => p.endpoint).join(', ')),
+    cell(link),
+  );
   return tr;
 }
 
 async function drain(id, draining) {
-  const verb = draining ? 'Drain' : 'Resume';
+  const verb = draining ? 'Drain' : 'Undrain';
   if (draining && !confirm(`Drain bridge ${id}? It takes no new conferences and exits when its last one ends.`)) return;
   busy.add(id);
   try {
-    await call(draining ? 'POST' : 'DELETE', `/v1/bridges/${encodeURIComponent(id)}/drain`);
-    toast(draining ? `Bridge ${id} is draining.` : `Bridge ${id} takes new conferences again.`);
+    const b = await call('POST', `/v1/bridges/${encodeURIComponent(id)}/${draining ? 'drain' : 'undrain'}`);
+    if (draining) toast(`Bridge ${id} is draining.`);
+    else if (b && b.state === 'draining') toast(`Bridge ${id} drains on its own (it is stopping); it stays draining.`, 'error');
+    else toast(`Bridge ${id} takes new conferences again.`);
   } catch (e) {
     if (e instanceof AuthError) askSecret('That secret was refused.');
     else toast(`${verb} failed: ${e.message}`, 'error');
@@ -184,17 +223,40 @@ function pill(level, text) {
   return s;
 }
 
-function stressBar(stress) {
-  const v = Math.max(0, Math.min(1, Number(stress) || 0));
+function clamp01(x) {
+  return Math.max(0, Math.min(1, Number(x) || 0));
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+
+/** The stress history as a line over the last HISTORY polls (x: time, y: 0..1), and the
+ *  latest value. `span.spark[data-points]` for tests. */
+function stressPlot(samples, current) {
+  const v = clamp01(current);
   const wrap = document.createElement('span');
-  wrap.className = 'stress';
+  wrap.className = 'spark';
   wrap.dataset.level = v >= 0.85 ? 'bad' : v >= 0.6 ? 'warn' : 'ok';
-  const bar = document.createElement('span');
-  bar.className = 'bar';
-  bar.style.setProperty('--v', v.toFixed(3));
+  wrap.dataset.points = String(samples.length);
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${HISTORY} 100`);
+  svg.setAttribute('preserveAspectRatio', 'none');
+  svg.setAttribute('role', 'img');
+  const span = samples.length ? Math.round((samples[samples.length - 1].t - samples[0].t) / 1000) : 0;
+  svg.setAttribute('aria-label', `stress over the last ${span} s, now ${v.toFixed(2)}`);
+  const title = document.createElementNS(SVG, 'title');
+  title.textContent = `stress over the last ${span} s (max ${Math.max(0, ...samples.map((p) => p.stress)).toFixed(2)})`;
+  const ceiling = document.createElementNS(SVG, 'line');
+  for (const [k, val] of [['x1', 0], ['x2', HISTORY], ['y1', 15], ['y2', 15]]) ceiling.setAttribute(k, String(val));
+  const line = document.createElementNS(SVG, 'polyline');
+  // Right-aligned: the newest sample at the right edge, older ones to its left.
+  const offset = HISTORY - samples.length;
+  const points = samples.map((p, i) => `${offset + i},${(100 - p.stress * 100).toFixed(1)}`);
+  if (points.length === 1) points.push(`${HISTORY},${(100 - samples[0].stress * 100).toFixed(1)}`);
+  line.setAttribute('points', points.join(' '));
+  svg.append(title, ceiling, line);
   const num = document.createElement('span');
   num.textContent = v.toFixed(2);
-  wrap.append(bar, num);
+  wrap.append(svg, num);
   return wrap;
 }
 
@@ -228,6 +290,6 @@ document.addEventListener('visibilitychange', () => {
 });
 
 /** For tests: the last rendered rows are in the DOM; this says whether polling works. */
-window.ponteDashboard = Object.freeze({ refresh });
+window.ponteAdmin = Object.freeze({ refresh, history });
 
 refresh();
