@@ -15,9 +15,10 @@ use ponte_proto::channel::{BridgeChannelMessage, ClientChannelMessage};
 use ponte_proto::link::{EndpointEvent, EndpointRef, FocusToBridge};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
+use str0m::format::Codec;
 use str0m::media::{Direction, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive, Transmit};
-use str0m::rtp::RawPacket;
+use str0m::rtp::{RawPacket, RtpWrite, SeqNo, Ssrc};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
 pub const BRIDGE: &str = "127.0.0.1:10000";
@@ -90,7 +91,40 @@ pub struct RxPacket {
     pub timestamp: u32,
     /// `(sender, layer, frame seq)` when the packet starts a frame.
     pub frame: Option<(u8, u8, u32)>,
+    /// The VP8 payload descriptor's picture id and TL0PICIDX, when it has them.
+    pub picture_id: Option<u16>,
+    pub tl0_pic_idx: Option<u8>,
 }
+
+/// Picture id and TL0PICIDX from a VP8 payload descriptor (RFC 7741 §4.2), when present.
+pub fn vp8_ids(payload: &[u8]) -> (Option<u16>, Option<u8>) {
+    let Some(&b0) = payload.first() else { return (None, None) };
+    if b0 & 0x80 == 0 {
+        return (None, None);
+    }
+    let Some(&x) = payload.get(1) else { return (None, None) };
+    let mut i = 2;
+    let mut pid = None;
+    if x & 0x80 != 0 {
+        let Some(&m) = payload.get(i) else { return (None, None) };
+        if m & 0x80 != 0 {
+            pid = payload.get(i + 1).map(|lo| u16::from(m & 0x7f) << 8 | u16::from(*lo));
+            i += 2;
+        } else {
+            pid = Some(u16::from(m));
+            i += 1;
+        }
+    }
+    let tl0 = if x & 0x40 != 0 { payload.get(i).copied() } else { None };
+    (pid, tl0)
+}
+
+/// Each layer's picture ids start elsewhere, as a browser's encodings do (15-bit).
+const PICTURE_ID_BASE: [u16; 3] = [100, 12_000, 30_000];
+/// And so do their TL0PICIDX counters.
+const TL0_BASE: [u8; 3] = [7, 90, 200];
+/// Temporal layer of the n-th frame: the three-layer pattern browsers use for VP8.
+const TID_PATTERN: [u8; 4] = [0, 2, 1, 2];
 
 #[derive(Default)]
 pub struct Opts {
@@ -100,6 +134,10 @@ pub struct Opts {
     /// Receive in RTP mode (every packet's sequence number and timestamp visible).
     pub rtp_mode: bool,
     pub channel: bool,
+    /// Publish as a browser does: RTP written directly, each packet's VP8 payload descriptor
+    /// with a 15-bit picture id, TL0PICIDX and temporal layer id, counted per layer. Video
+    /// only (str0m's RTP mode has no frame writer for the audio).
+    pub picture_ids: bool,
 }
 
 /// Decides per datagram whether the link loses it.
@@ -154,12 +192,17 @@ pub struct Client {
     /// Audio frames received per publisher (frame mode).
     pub audio_from: HashMap<String, u64>,
     pub link: Link,
+    /// With `Opts::picture_ids`: per layer, the next RTP sequence number.
+    direct_seq: Option<[u64; 3]>,
+    /// And per layer, the TL0PICIDX of the last temporal-layer-0 picture.
+    tl0: [u8; 3],
 }
 
 impl Client {
     pub fn new(idx: u8, room: &str, now: Instant, o: &Opts) -> Self {
         let addr: SocketAddr = format!("127.0.0.{}:5000", 10 + idx).parse().unwrap();
-        let mut rtc = Rtc::builder().set_rtp_mode(o.rtp_mode).enable_raw_packets(o.rtp_mode).build(now);
+        let rtp_mode = o.rtp_mode || o.picture_ids;
+        let mut rtc = Rtc::builder().set_rtp_mode(rtp_mode).enable_raw_packets(o.rtp_mode).build(now);
         rtc.add_local_candidate(Candidate::host(addr, "udp").unwrap());
         let mut api = rtc.sdp_api();
         let name = format!("p{idx}");
@@ -203,6 +246,8 @@ impl Client {
             audio_ssrc: None,
             audio_from: HashMap::new(),
             link: Link { queue_limit: Duration::from_millis(500), ..Default::default() },
+            direct_seq: o.picture_ids.then_some([1, 20_000, 40_000]),
+            tl0: TL0_BASE,
         }
     }
 
@@ -221,6 +266,9 @@ impl Client {
 
     fn send_video(&mut self, now: Instant) {
         let Some(mid) = self.video else { return };
+        if self.direct_seq.is_some() {
+            return self.send_video_rtp(mid, now);
+        }
         self.seq += 1;
         let periodic = self.seq % (FPS as u32 * 4) == 1;
         let layers: &[u8] = if self.simulcast { &[0, 1, 2] } else { &[0] };
@@ -232,6 +280,49 @@ impl Client {
             let pt = w.payload_params().find(|p| !p.spec().codec.is_audio()).unwrap().pt();
             let w = if self.simulcast { w.rid(Rid::from(RIDS[l as usize])) } else { w };
             w.write(pt, now, time, data).unwrap();
+        }
+    }
+
+    /// One frame per layer as RTP packets with a browser's VP8 payload descriptor.
+    fn send_video_rtp(&mut self, mid: Mid, now: Instant) {
+        self.seq += 1;
+        let n = self.seq;
+        let periodic = n % (FPS as u32 * 4) == 1;
+        // RTP mode has no writer: the negotiated VP8 payload type from the codec config.
+        let remote = self.rtc.media(mid).unwrap().remote_pts().to_vec();
+        let params = self.rtc.codec_config().params();
+        let pt = params.iter().find(|p| p.spec().codec == Codec::Vp8 && remote.contains(&p.pt())).expect("VP8 negotiated").pt();
+        let layers: &[u8] = if self.simulcast { &[0, 1, 2] } else { &[0] };
+        for &l in layers {
+            let li = l as usize;
+            let key = periodic || std::mem::take(&mut self.force_key[li]);
+            let data = frame(self.idx, l, n, key);
+            let time = (TIME_BASE[li] + u64::from(n) * 90_000 / FPS) as u32;
+            let pid = (u32::from(PICTURE_ID_BASE[li]) + n) as u16 & 0x7fff;
+            // A key frame is on temporal layer 0, as an encoder makes it.
+            let tid = if key { 0 } else { TID_PATTERN[n as usize % TID_PATTERN.len()] };
+            if tid == 0 {
+                self.tl0[li] = self.tl0[li].wrapping_add(1);
+            }
+            let tl0 = self.tl0[li];
+            let rid = self.simulcast.then(|| Rid::from(RIDS[li]));
+            let mut api = self.rtc.direct_api();
+            // The SSRCs str0m announced in its offer, if it did; else our own.
+            if api.stream_tx_by_mid(mid, rid).is_none() {
+                api.declare_stream_tx(Ssrc::from(1000 + u32::from(l) + 10 * u32::from(self.idx)), None, mid, rid);
+            }
+            let stream = api.stream_tx_by_mid(mid, rid).unwrap();
+            let chunks: Vec<&[u8]> = data.chunks(1000).collect();
+            for (i, chunk) in chunks.iter().enumerate() {
+                let start = if i == 0 { 0x10 } else { 0 };
+                // X, then I (15-bit picture id), L (TL0PICIDX), T (TID, Y = 0).
+                let mut payload = vec![0x80 | start, 0xe0, 0x80 | (pid >> 8) as u8, pid as u8, tl0, tid << 6];
+                payload.extend_from_slice(chunk);
+                let seq = &mut self.direct_seq.as_mut().unwrap()[li];
+                let write = RtpWrite::new(pt, SeqNo::from(*seq), time, now, payload).marker(i + 1 == chunks.len()).nackable(true);
+                *seq += 1;
+                stream.write_rtp(write);
+            }
         }
     }
 
@@ -270,7 +361,9 @@ impl Client {
                     return;
                 }
                 let frame = vp8_frame_start(&p.payload).and_then(parse_frame);
-                self.packets.push(RxPacket { at: now, seq: *p.seq_no, ssrc: *p.header.ssrc, timestamp: p.header.timestamp, frame });
+                let (picture_id, tl0_pic_idx) = vp8_ids(&p.payload);
+                let (seq, ssrc, timestamp) = (*p.seq_no, *p.header.ssrc, p.header.timestamp);
+                self.packets.push(RxPacket { at: now, seq, ssrc, timestamp, frame, picture_id, tl0_pic_idx });
             }
             Event::RawPacket(raw) => {
                 if let RawPacket::RtpRx(h, data) = *raw {
