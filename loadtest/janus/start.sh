@@ -6,28 +6,38 @@
 #   loadtest/janus/start.sh status
 #
 # Janus leaves loopback interfaces out of ICE gathering, so its media address is a loopback
-# address (JANUS_MEDIA_IP, a /32 from 127.0.0.0/8) on one end of a veth pair whose other end
-# sits in a network namespace of our own (so the link has a peer and carrier); `-E` makes that
-# interface the only one Janus gathers on. Packets to that address are delivered locally like
-# any 127.x address, so participants on 127.0.0.1 reach it. The WebSocket (8188) and HTTP
-# (8088) APIs listen on 127.0.0.1 only; only the videoroom plugin and those two transports are
-# loaded. The configuration is generated into the run directory on every start.
+# address (JANUS_MEDIA_IP, 127.0.0.88/32) on one end of a veth pair, pjanus0, and `-E pjanus0`
+# makes that the only interface it gathers on. libnice then pins its sockets to pjanus0
+# (IP_UNICAST_IF): a reply to 127.0.0.1 fails with EINVAL, since a loopback source may not
+# leave through a non-loopback device. So the participants talk to Janus from the other end,
+# pjanus1 (JANUS_CLIENT_IP, 127.0.0.89/32), with their sockets bound to that device
+# (SO_BINDTODEVICE; `loadtest --janus-client-iface`), and every media packet really crosses the
+# veth. Both ends stay in this network namespace; each gets route_localnet and accept_local
+# (loopback addresses on a non-loopback link), a /32 route to the other end and a permanent
+# neighbour entry (the kernel answers no ARP for loopback addresses). Other sockets are
+# unaffected: only a socket bound to one of the two devices skips the local routing table.
+#
+# The WebSocket (8188) and HTTP (8088) APIs listen on 127.0.0.1 only; only the videoroom plugin
+# and those two transports are loaded. The configuration is generated into the run directory
+# on every start.
 #
 # Bounded: Janus runs under `timeout` (JANUS_MAX_SECONDS, default 900), so it ends by itself
 # even if nobody calls `stop`; `stop` ends it (TERM, then KILL after 5 s) and removes the veth
-# and the namespace. Needs root (ip link, ip netns).
+# (and with it its routes and neighbours). Needs root (ip link, sysctl).
 set -euo pipefail
 
 RUN_DIR=${JANUS_RUN_DIR:-/tmp/ponte-janus}
 MEDIA_IP=${JANUS_MEDIA_IP:-127.0.0.88}
+CLIENT_IP=${JANUS_CLIENT_IP:-127.0.0.89}
 IFACE=${JANUS_IFACE:-pjanus0}
-PEER=${JANUS_PEER_IFACE:-pjanus1}
-NETNS=${JANUS_NETNS:-ponte-janus}
+PEER=${JANUS_CLIENT_IFACE:-pjanus1}
 WS_PORT=${JANUS_WS_PORT:-8188}
 HTTP_PORT=${JANUS_HTTP_PORT:-8088}
 MAX_SECONDS=${JANUS_MAX_SECONDS:-900}
 DEBUG_LEVEL=${JANUS_DEBUG_LEVEL:-4}
 JANUS=${JANUS_BIN:-janus}
+# More flags for Janus, e.g. "-l" for libnice's debug log.
+EXTRA_ARGS=${JANUS_EXTRA_ARGS:-}
 
 die() { echo "janus/start.sh: $*" >&2; exit 1; }
 
@@ -41,20 +51,24 @@ lib_dir() {
 }
 
 setup_net() {
-    ip netns list | grep -qw "^$NETNS" || ip netns add "$NETNS"
     if ! ip link show "$IFACE" >/dev/null 2>&1; then
         ip link add "$IFACE" type veth peer name "$PEER"
-        ip link set "$PEER" netns "$NETNS"
     fi
     ip addr replace "$MEDIA_IP/32" dev "$IFACE"
-    ip link set "$IFACE" up
-    ip -n "$NETNS" link set "$PEER" up
-    ip -n "$NETNS" link set lo up
+    ip addr replace "$CLIENT_IP/32" dev "$PEER"
+    local dev
+    for dev in "$IFACE" "$PEER"; do
+        sysctl -qw "net.ipv4.conf.$dev.route_localnet=1" "net.ipv4.conf.$dev.accept_local=1" "net.ipv4.conf.$dev.rp_filter=0"
+        ip link set "$dev" up
+    done
+    ip route replace "$CLIENT_IP/32" dev "$IFACE"
+    ip route replace "$MEDIA_IP/32" dev "$PEER"
+    ip neigh replace "$CLIENT_IP" lladdr "$(cat "/sys/class/net/$PEER/address")" dev "$IFACE" nud permanent
+    ip neigh replace "$MEDIA_IP" lladdr "$(cat "/sys/class/net/$IFACE/address")" dev "$PEER" nud permanent
 }
 
 teardown_net() {
     ip link del "$IFACE" 2>/dev/null || true
-    ip netns del "$NETNS" 2>/dev/null || true
 }
 
 write_config() {
@@ -132,7 +146,7 @@ ws_ready() { (exec 3<>"/dev/tcp/127.0.0.1/$WS_PORT") 2>/dev/null; }
 
 start() {
     command -v "$JANUS" >/dev/null || die "janus is not installed (apt-get install janus)"
-    [ "$(id -u)" = 0 ] || die "needs root for the veth and the network namespace"
+    [ "$(id -u)" = 0 ] || die "needs root for the veth"
     if pid_alive; then die "already running (pid $(cat "$RUN_DIR/janus.pid")); run stop first"; fi
     ws_ready && die "port $WS_PORT on 127.0.0.1 is taken"
     rm -rf "$RUN_DIR"
@@ -142,7 +156,7 @@ start() {
     # `timeout` is the bound; Janus writes its own pid so that stop and the benchmark's CPU
     # sampling see Janus itself, not the wrapper.
     timeout -k 5 "$MAX_SECONDS" "$JANUS" -F "$RUN_DIR/conf" -C "$RUN_DIR/conf/janus.jcfg" \
-        -p "$RUN_DIR/janus.pid" -i "$MEDIA_IP" -E "$IFACE" -d "$DEBUG_LEVEL" -o \
+        -p "$RUN_DIR/janus.pid" -i "$MEDIA_IP" -E "$IFACE" -d "$DEBUG_LEVEL" -o $EXTRA_ARGS \
         </dev/null >"$RUN_DIR/janus.log" 2>&1 &
     local wrapper=$! i
     for i in $(seq 1 100); do
@@ -150,6 +164,8 @@ start() {
             echo "JANUS_PID=$(cat "$RUN_DIR/janus.pid")"
             echo "JANUS_WS=ws://127.0.0.1:$WS_PORT"
             echo "JANUS_MEDIA_IP=$MEDIA_IP"
+            echo "JANUS_CLIENT_IP=$CLIENT_IP"
+            echo "JANUS_CLIENT_IFACE=$PEER"
             echo "JANUS_RUN_DIR=$RUN_DIR"
             return 0
         fi
@@ -181,7 +197,7 @@ stop() {
 
 status() {
     if pid_alive; then
-        echo "running: pid $(cat "$RUN_DIR/janus.pid"), ws://127.0.0.1:$WS_PORT, media $MEDIA_IP on $IFACE"
+        echo "running: pid $(cat "$RUN_DIR/janus.pid"), ws://127.0.0.1:$WS_PORT, media $MEDIA_IP on $IFACE, clients $CLIENT_IP on $PEER"
     else
         echo "not running"
         return 1

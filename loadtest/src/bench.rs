@@ -4,6 +4,11 @@
 //! forwarded, loss, latency. At the end: the largest passing step of each, Ponte's CPU µs per
 //! forwarded packet and memory per endpoint, what fraction of the ceiling Ponte reaches; a
 //! table, a JSON report and an SVG plot.
+//!
+//! When Janus is installed (and we are root), the same steps run against its videoroom too
+//! (started through `loadtest/janus/start.sh`), and the summary gives Ponte/Janus for CPU per
+//! forwarded packet and for the largest passing step. Both are divided by the same count, the
+//! RTP packets the participants received, since Janus counts none itself.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,6 +21,7 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use ponte_loadtest::janus::JanusServer;
 use ponte_loadtest::load::{Load, RoomShape, Window};
 use ponte_loadtest::plot::{self, Series};
 use ponte_loadtest::raw_relay::RawRelay;
@@ -68,6 +74,13 @@ pub struct BenchArgs {
     /// Skip the raw UDP relay (the machine's ceiling).
     #[arg(long)]
     no_ceiling: bool,
+    /// Skip Janus (run by default when `janus` is installed and we are root).
+    #[arg(long)]
+    no_janus: bool,
+    /// The script that starts and stops Janus (default: loadtest/janus/start.sh of the source
+    /// tree this binary was built from).
+    #[arg(long)]
+    janus_script: Option<PathBuf>,
     #[arg(long, default_value = "127.0.0.1")]
     bind_ip: std::net::IpAddr,
     /// Write the plot here.
@@ -106,6 +119,14 @@ impl TargetResult {
     fn us_per_packet(&self) -> Option<f64> {
         self.best().or(self.steps.first())?.window.server.as_ref()?.cpu_us_per_packet
     }
+
+    /// CPU µs per RTP packet the participants received, at the same step as
+    /// [`TargetResult::us_per_packet`]: a denominator every target has.
+    fn us_per_received_packet(&self) -> Option<f64> {
+        let w = &self.best().or(self.steps.first())?.window;
+        let cpu = w.server.as_ref()?.cpu_percent / 100.0;
+        (w.rtp_packets_received_per_sec > 0.0).then(|| cpu * 1e6 / w.rtp_packets_received_per_sec)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -127,6 +148,39 @@ struct BenchReport {
     /// Raw relay CPU per packet / Ponte CPU per packet: the share of the machine's packet
     /// rate Ponte reaches.
     ponte_share_of_ceiling: Option<f64>,
+    /// Ponte against Janus, when Janus ran.
+    janus: Option<JanusComparison>,
+    /// Why Janus did not run.
+    janus_skipped: Option<String>,
+}
+
+/// Ponte/Janus, each at its largest passing step (its first step when none passed).
+#[derive(Debug, Serialize)]
+struct JanusComparison {
+    /// Server CPU µs per RTP packet the participants received (the same count for both).
+    ponte_cpu_us_per_packet: f64,
+    janus_cpu_us_per_packet: f64,
+    /// Ponte's µs per packet / Janus's: below 1, Ponte forwards a packet for less CPU.
+    cpu_per_packet_ratio: f64,
+    ponte_largest_pass_participants: usize,
+    janus_largest_pass_participants: usize,
+    /// Ponte's largest passing step / Janus's (participants): above 1, Ponte holds more.
+    largest_pass_ratio: Option<f64>,
+}
+
+impl JanusComparison {
+    fn of(ponte: &TargetResult, janus: &TargetResult) -> Option<Self> {
+        let (p, j) = (ponte.us_per_received_packet()?, janus.us_per_received_packet()?);
+        let (pp, jp) = (ponte.best().map_or(0, |s| s.participants), janus.best().map_or(0, |s| s.participants));
+        Some(Self {
+            ponte_cpu_us_per_packet: p,
+            janus_cpu_us_per_packet: j,
+            cpu_per_packet_ratio: p / j,
+            ponte_largest_pass_participants: pp,
+            janus_largest_pass_participants: jp,
+            largest_pass_ratio: (jp > 0).then(|| pp as f64 / jp as f64),
+        })
+    }
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -151,6 +205,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let relay: Arc<dyn Sfu> = Arc::new(RawRelay::start(args.bind_ip)?);
         results.push(series(relay, &args, &shape, "raw").await);
     }
+    let janus_skipped = match janus_series(&args, &shape).await {
+        Ok(r) => {
+            results.push(r);
+            None
+        }
+        Err(why) => {
+            println!();
+            println!("--- janus: skipped: {why} ---");
+            Some(why)
+        }
+    };
+    let janus = results.first().zip(results.iter().find(|r| r.target == "janus")).and_then(|(p, j)| JanusComparison::of(p, j));
 
     let ponte_us = results.first().and_then(TargetResult::us_per_packet);
     let raw_us = results.iter().find(|r| r.target == "raw-udp-relay").and_then(TargetResult::us_per_packet);
@@ -183,6 +249,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             share * 100.0
         );
     }
+    if let Some(c) = &janus {
+        println!(
+            "Ponte/Janus: CPU per forwarded packet {:.2} ({:.1} / {:.1} µs per received RTP packet); largest passing step {} ({} / {} participants)",
+            c.cpu_per_packet_ratio,
+            c.ponte_cpu_us_per_packet,
+            c.janus_cpu_us_per_packet,
+            c.largest_pass_ratio.map_or("-".into(), |r| format!("{r:.2}")),
+            c.ponte_largest_pass_participants,
+            c.janus_largest_pass_participants,
+        );
+    }
     let series: Vec<Series> = results
         .iter()
         .map(|r| Series {
@@ -213,6 +290,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         max_p99_ms: args.max_p99_ms,
         results,
         ponte_share_of_ceiling: share,
+        janus,
+        janus_skipped,
     };
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
@@ -281,6 +360,27 @@ async fn series(sfu: Arc<dyn Sfu>, args: &BenchArgs, shape: &RoomShape, prefix: 
     }
     let _ = tokio::time::timeout(Duration::from_secs(20), load.leave_all()).await;
     TargetResult { target: sfu.name().to_owned(), baseline, steps, largest_pass }
+}
+
+/// The same steps against a Janus started for them; `Err` says why Janus cannot run here.
+async fn janus_series(args: &BenchArgs, shape: &RoomShape) -> Result<TargetResult, String> {
+    if args.no_janus {
+        return Err("--no-janus".into());
+    }
+    let script = args.janus_script.clone().unwrap_or_else(JanusServer::default_script);
+    if let Some(why) = JanusServer::unavailable(&script) {
+        return Err(why);
+    }
+    // Janus outlives nothing: its lifetime is bounded by the longest this series can take.
+    let members = shape.publishers + shape.subscribers;
+    let joins = f64::from(args.step_rooms * members) / args.ramp.max(0.1);
+    let per_step = 15 + args.settle + args.measure + joins.ceil() as u64;
+    let max_seconds = u64::from(args.max_steps) * per_step + 120;
+    let mut server = JanusServer::start(&script, max_seconds, members.max(1)).map_err(|e| e.to_string())?;
+    println!("started Janus (pid {}): {}", server.target.pid.unwrap_or(0), server.target.ws_url);
+    let result = series(Arc::new(server.target.clone()), args, shape, "janus").await;
+    server.stop();
+    Ok(result)
 }
 
 /// Start `ponte` on loopback with ephemeral ports; read its addresses from the line it logs.

@@ -23,4 +23,7 @@ pub enum ParticipantError {
     Session(#[from] SessionError),
     #[error("the participant's task has ended")]
     Gone,
+    /// A Janus API or videoroom error (`loadtest` against Janus, see [`crate::janus`]).
+    #[error("Janus refused: {code}: {reason}")]
+    JanusRefused { code: i64, reason: String },
 }

@@ -17,6 +17,7 @@
 pub mod error;
 pub mod histogram;
 pub mod load;
+pub mod janus;
 pub mod media;
 pub mod participant;
 pub mod plot;

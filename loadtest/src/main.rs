@@ -19,6 +19,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+use ponte_loadtest::janus::{JanusTarget, MediaPath};
 use ponte_loadtest::raw_relay::RawRelay;
 use ponte_loadtest::{MediaSpec, PonteTarget, Sfu};
 
@@ -50,7 +51,12 @@ pub enum TargetKind {
     Ponte,
     /// A raw UDP fan-out relay in this process (no WebRTC): the machine's ceiling.
     Raw,
+    /// Janus's videoroom (a running Janus, e.g. from loadtest/janus/start.sh).
+    Janus,
 }
+
+/// Publishers a Janus room is created for by `loadtest run` (a limit, nothing is reserved).
+const JANUS_ROOM_PUBLISHERS: u32 = 256;
 
 /// Where the target is.
 #[derive(clap::Args, Debug, Clone)]
@@ -74,6 +80,18 @@ pub struct TargetArgs {
     /// Local IP for the participants' UDP sockets; the SFU must reach it.
     #[arg(long, env = "PONTE_LOADTEST_BIND_IP", default_value = "127.0.0.1")]
     bind_ip: IpAddr,
+    /// Janus's WebSocket API (--target janus).
+    #[arg(long, env = "PONTE_LOADTEST_JANUS_WS", default_value = "ws://127.0.0.1:8188")]
+    janus_ws: String,
+    /// Janus's PID, for its CPU and memory from /proc (JANUS_PID from start.sh).
+    #[arg(long, env = "PONTE_LOADTEST_JANUS_PID")]
+    janus_pid: Option<u32>,
+    /// The participants' IP towards Janus (JANUS_CLIENT_IP from start.sh; not --bind-ip).
+    #[arg(long, env = "PONTE_LOADTEST_JANUS_CLIENT_IP", default_value = "127.0.0.89")]
+    janus_client_ip: IpAddr,
+    /// The device the participants' sockets bind to (JANUS_CLIENT_IFACE; "" for none).
+    #[arg(long, env = "PONTE_LOADTEST_JANUS_CLIENT_IFACE", default_value = "pjanus1")]
+    janus_client_iface: String,
 }
 
 impl TargetArgs {
@@ -87,6 +105,15 @@ impl TargetArgs {
                 pid: self.bridge_pid,
             }),
             TargetKind::Raw => Arc::new(RawRelay::start(self.bind_ip)?),
+            TargetKind::Janus => Arc::new(JanusTarget {
+                ws_url: self.janus_ws.clone(),
+                pid: self.janus_pid,
+                media: MediaPath {
+                    ip: self.janus_client_ip,
+                    device: Some(self.janus_client_iface.clone()).filter(|d| !d.is_empty()),
+                },
+                room_publishers: JANUS_ROOM_PUBLISHERS,
+            }),
         })
     }
 }
