@@ -384,8 +384,9 @@ impl Driver {
                 }
                 _ = self.leave.recv() => {
                     // `None` too: the handle is gone, so leave as well.
+                    // Within the handle's own wait for this task.
                     let destroy = self.conn.request(|t| api::destroy(self.session_id, t));
-                    let _ = tokio::time::timeout(LEAVE_TIMEOUT, destroy).await;
+                    let _ = tokio::time::timeout(LEAVE_TIMEOUT / 2, destroy).await;
                     self.conn.close().await;
                     return Ok("left".into());
                 }
