@@ -251,7 +251,7 @@ impl Ingest {
             true => Some(RtmpIngest::bind(config).await.map_err(|source| BridgeError::Bind { what: "RTMP ingest listener", addr: config.rtmp_listen, source })?),
             false => None,
         };
-        Ok(Self { srt, rtmp, metrics, keys: KeyRing::new(config.keys.clone()) })
+        Ok(Self { srt, rtmp, metrics, keys: KeyRing::new(config.keys.clone(), config.max_streams) })
     }
 
     fn spawn(self, config: &IngestConfig, commands: mpsc::Sender<IngestCommand>, live: Arc<Mutex<Vec<IngestInfo>>>) -> Vec<tokio::task::JoinHandle<()>> {

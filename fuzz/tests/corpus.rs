@@ -115,8 +115,18 @@ fn stream_id() {
 }
 
 #[test]
+fn rtmp() {
+    fuzz("rtmp");
+}
+
+#[test]
+fn srt() {
+    fuzz("srt");
+}
+
+#[test]
 fn every_target_has_a_test_here() {
-    let tested = ["signal_json", "link_json", "sdp_offer", "udp_datagram", "media_verify", "mpegts", "flv", "h264", "aac", "stream_id"];
+    let tested = ["signal_json", "link_json", "sdp_offer", "udp_datagram", "media_verify", "mpegts", "flv", "h264", "aac", "stream_id", "rtmp", "srt"];
     for (name, _) in ALL {
         assert!(tested.contains(name), "add a #[test] for {name}");
     }

@@ -111,3 +111,90 @@ fn write_seed_corpus() {
     write("media_verify", "vp8_delta", &vp8::frame_with_body(3, 4, false, 32));
     write("media_verify", "opus", &opus::packet_with_body(5, 6, 40));
 }
+
+/// RTMP as an encoder sends it after the handshake: connect, createStream, publish
+/// (`live` / `town?key=...`), metadata, the AVC and AAC sequence headers, a key frame and an
+/// audio frame (the FLV seed bodies), made by rml_rtmp's client session talking to its server
+/// session. The first byte of each entry is the read size selector of the `rtmp` target.
+#[test]
+#[ignore = "writes the committed seed corpus"]
+fn write_rtmp_seeds() {
+    use rml_rtmp::sessions::{ClientSession, ClientSessionConfig, ClientSessionEvent, ClientSessionResult, PublishRequestType};
+    use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult, StreamMetadata};
+    use rml_rtmp::time::RtmpTimestamp;
+
+    let flv = |name: &str| std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/flv").join(name)).unwrap()[1..].to_vec();
+    let (mut client, _) = ClientSession::new(ClientSessionConfig::new()).unwrap();
+    let (mut server, first) = ServerSession::new(ServerSessionConfig::new()).unwrap();
+    let mut wire = Vec::new(); // client → server, what the bridge reads
+    let mut to_client: Vec<u8> = first
+        .into_iter()
+        .filter_map(|r| match r {
+            ServerSessionResult::OutboundResponse(p) => Some(p.bytes),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut events = Vec::new();
+    // Exchange until quiet: the client's packets to the server, the server's answers back.
+    let mut exchange = |out: Vec<ClientSessionResult>, wire: &mut Vec<u8>, to_client: &mut Vec<u8>, client: &mut ClientSession, server: &mut ServerSession| {
+        let mut pending: Vec<u8> = out
+            .into_iter()
+            .filter_map(|r| match r {
+                ClientSessionResult::OutboundResponse(p) => Some(p.bytes),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        for _ in 0..16 {
+            if pending.is_empty() && to_client.is_empty() {
+                break;
+            }
+            wire.extend_from_slice(&pending);
+            let mut answers = Vec::new();
+            let mut queue: std::collections::VecDeque<_> = server.handle_input(&pending).unwrap().into();
+            while let Some(r) = queue.pop_front() {
+                match r {
+                    ServerSessionResult::OutboundResponse(p) => answers.extend(p.bytes),
+                    ServerSessionResult::RaisedEvent(ServerSessionEvent::ConnectionRequested { request_id, .. })
+                    | ServerSessionResult::RaisedEvent(ServerSessionEvent::PublishStreamRequested { request_id, .. }) => {
+                        queue.extend(server.accept_request(request_id).unwrap());
+                    }
+                    ServerSessionResult::RaisedEvent(e) => events.push(format!("{e:?}").chars().take(40).collect::<String>()),
+                    _ => {}
+                }
+            }
+            answers.splice(0..0, std::mem::take(to_client));
+            pending = client
+                .handle_input(&answers)
+                .unwrap()
+                .into_iter()
+                .filter_map(|r| match r {
+                    ClientSessionResult::OutboundResponse(p) => Some(p.bytes),
+                    ClientSessionResult::RaisedEvent(ClientSessionEvent::PublishRequestAccepted) => None,
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+        }
+    };
+    let r = client.request_connection("live".into()).unwrap();
+    exchange(vec![r], &mut wire, &mut to_client, &mut client, &mut server);
+    let r = client.request_publishing("town?key=town-key-1".into(), PublishRequestType::Live).unwrap();
+    exchange(vec![r], &mut wire, &mut to_client, &mut client, &mut server);
+    let handshake_end = wire.len();
+    let metadata = StreamMetadata { video_width: Some(64), video_height: Some(48), video_codec_id: Some(7), audio_codec_id: Some(10), ..StreamMetadata::new() };
+    let mut media = vec![client.publish_metadata(&metadata).unwrap()];
+    let ts = RtmpTimestamp::new;
+    media.push(client.publish_video_data(flv("video_config").into(), ts(0), false).unwrap());
+    media.push(client.publish_audio_data(flv("audio_config").into(), ts(0), false).unwrap());
+    media.push(client.publish_video_data(flv("video_nalus").into(), ts(0), false).unwrap());
+    media.push(client.publish_audio_data(flv("audio_frame").into(), ts(23), true).unwrap());
+    media.push(client.publish_video_data(flv("video_nalus").into(), ts(40), false).unwrap());
+    exchange(media, &mut wire, &mut to_client, &mut client, &mut server);
+    println!("{} bytes, media from {handshake_end}; events {events:?}", wire.len());
+    assert!(events.iter().any(|e| e.starts_with("VideoDataReceived")), "{events:?}");
+    write("rtmp", "publish_session", &[[0u8].as_slice(), &wire].concat());
+    write("rtmp", "publish_session_small_reads", &[[2u8].as_slice(), &wire].concat());
+    write("rtmp", "commands_only", &[[0u8].as_slice(), &wire[..handshake_end]].concat());
+}

@@ -22,6 +22,9 @@ pub struct IngestConfig {
     /// How long (ms) the live participant stays after its encoder disconnects; an encoder
     /// that reconnects within it resumes the same participant without viewers renegotiating.
     pub reconnect_grace_ms: u64,
+    /// Live streams this bridge takes at once (each decodes and re-encodes its audio); the
+    /// next encoder is refused (SRT 2402 overload, RTMP `NetStream.Publish.Denied`).
+    pub max_streams: usize,
     /// Room → stream key (and optional SRT passphrase, display name).
     pub keys: HashMap<String, RoomKey>,
     /// Addresses told to the focus and to refused encoders, e.g. `srt://media.example.org:9000`.
@@ -38,6 +41,7 @@ impl Default for IngestConfig {
             rtmp_enabled: true,
             rtmp_listen: SocketAddr::from(([0, 0, 0, 0], 1935)),
             reconnect_grace_ms: 3000,
+            max_streams: 16,
             keys: HashMap::new(),
             public_addrs: Vec::new(),
         }
@@ -53,6 +57,9 @@ impl IngestConfig {
     pub fn validate(&self) -> Result<(), (String, String)> {
         if self.srt_latency_ms > 10_000 {
             return Err(("ingest.srt_latency_ms".into(), "must be at most 10000".into()));
+        }
+        if self.max_streams == 0 {
+            return Err(("ingest.max_streams".into(), "must be at least 1 (remove the room keys to take no streams)".into()));
         }
         self.keys.iter().try_for_each(|(room, k)| validate_room_key(room, k))
     }
@@ -89,5 +96,13 @@ mod tests {
         assert_eq!(c.validate().unwrap_err().0, "ingest.keys.town.passphrase");
         c.keys.get_mut("town").unwrap().passphrase = None;
         assert!(c.validate().is_ok());
+        c.max_streams = 0;
+        assert_eq!(c.validate().unwrap_err().0, "ingest.max_streams");
+    }
+
+    #[test]
+    fn the_sample_documents_the_defaults() {
+        let c = crate::config::BridgeConfig::from_toml(include_str!("../../bridge.sample.toml")).unwrap();
+        assert_eq!(c.ingest, IngestConfig::default());
     }
 }

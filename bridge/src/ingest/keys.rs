@@ -42,6 +42,8 @@ pub enum Refusal {
     InUse(String),
     #[error("room {room} is hosted by bridge {bridge}; push to its ingest address {addr}")]
     OtherBridge { room: String, bridge: String, addr: String },
+    #[error("this bridge takes at most {0} live streams at once")]
+    TooManyStreams(usize),
     #[error("{0}")]
     Unsupported(String),
 }
@@ -55,6 +57,7 @@ impl Refusal {
             Refusal::Disabled(_) => "disabled",
             Refusal::InUse(_) => "in_use",
             Refusal::OtherBridge { .. } => "other_bridge",
+            Refusal::TooManyStreams(_) => "stream_limit",
             Refusal::Unsupported(_) => "unsupported",
         }
     }
@@ -106,16 +109,18 @@ fn target(room: &str, key: &str) -> Option<StreamTarget> {
 }
 
 /// The configured keys plus the rooms live right now; shared by every listener.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct KeyRing {
     /// Shared with the operator API, which adds, changes and removes rooms at run time.
     keys: Arc<RwLock<HashMap<String, RoomKey>>>,
     live: Arc<Mutex<HashSet<String>>>,
+    /// Rooms live at once, at most (`[ingest] max_streams`).
+    max_live: usize,
 }
 
 impl KeyRing {
-    pub fn new(keys: HashMap<String, RoomKey>) -> Self {
-        Self { keys: Arc::new(RwLock::new(keys)), live: Arc::default() }
+    pub fn new(keys: HashMap<String, RoomKey>, max_live: usize) -> Self {
+        Self { keys: Arc::new(RwLock::new(keys)), live: Arc::default(), max_live }
     }
 
     /// The room's policy if the key is right (compared in constant time).
@@ -139,9 +144,13 @@ impl KeyRing {
     /// Claim the room for one publisher; the guard frees it when dropped.
     pub fn claim(&self, room: &str) -> Result<LiveGuard, Refusal> {
         let mut live = self.live.lock().expect("the live set lock is never held across a panic");
-        if !live.insert(room.to_owned()) {
+        if live.contains(room) {
             return Err(Refusal::InUse(room.to_owned()));
         }
+        if live.len() >= self.max_live {
+            return Err(Refusal::TooManyStreams(self.max_live));
+        }
+        live.insert(room.to_owned());
         Ok(LiveGuard { room: room.to_owned(), live: self.live.clone() })
     }
 
@@ -227,14 +236,19 @@ mod tests {
         let mut keys = HashMap::new();
         keys.insert("town".into(), RoomKey { key: "abc".into(), passphrase: None, name: None, enabled: true });
         keys.insert("off".into(), RoomKey { key: "k".into(), passphrase: None, name: None, enabled: false });
-        let ring = KeyRing::new(keys);
+        keys.insert("second".into(), RoomKey { key: "k2".into(), passphrase: None, name: None, enabled: true });
+        let ring = KeyRing::new(keys, 1);
         assert!(ring.check(&t("town", "abc").unwrap()).is_ok());
         assert_eq!(ring.check(&t("town", "abd").unwrap()).unwrap_err().label(), "wrong_key");
         assert_eq!(ring.check(&t("x", "abc").unwrap()).unwrap_err().label(), "unknown_room");
         assert_eq!(ring.check(&t("off", "k").unwrap()).unwrap_err().label(), "disabled");
         let g = ring.claim("town").unwrap();
         assert_eq!(ring.claim("town").unwrap_err().label(), "in_use");
+        assert_eq!(ring.claim("second").unwrap_err(), Refusal::TooManyStreams(1), "one stream per bridge here");
         drop(g);
+        let second = ring.claim("second").expect("a freed slot takes the next stream");
+        assert_eq!(ring.claim("town").unwrap_err().label(), "stream_limit");
+        drop(second);
         assert!(ring.claim("town").is_ok(), "a reconnecting encoder gets the room back");
         assert_eq!(ring.display_name("town"), "live: town");
     }

@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::keys::{parse_rtmp, Refusal};
+use crate::endpoint::{contain, Panicked};
 use super::{refused, IngestConfig, IngestContext, Session};
 
 /// Handshake and connect must finish within this, so idle sockets do not pile up.
@@ -98,7 +99,8 @@ async fn handshake(stream: &mut TcpStream) -> io::Result<Vec<u8>> {
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        match hs.process_bytes(&buf[..n]).map_err(other)? {
+        let step = contain(|| hs.process_bytes(&buf[..n])).map_err(|Panicked(msg)| io::Error::new(io::ErrorKind::InvalidData, msg))?;
+        match step.map_err(other)? {
             HandshakeProcessResult::InProgress { response_bytes } => stream.write_all(&response_bytes).await?,
             HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
                 stream.write_all(&response_bytes).await?;
@@ -121,7 +123,12 @@ impl Conn {
         if bytes.is_empty() {
             return Ok(Vec::new());
         }
-        self.rtmp.handle_input(bytes).map_err(other)
+        // rml_rtmp 0.8 panics on some malformed messages (an AMF0 command of fewer than three
+        // values: `fuzz/corpus/rtmp/regress-*`); that ends this connection with an error.
+        match contain(|| self.rtmp.handle_input(bytes)) {
+            Ok(results) => results.map_err(other),
+            Err(Panicked(msg)) => Err(io::Error::new(io::ErrorKind::InvalidData, format!("malformed RTMP input (rml_rtmp panicked: {msg})"))),
+        }
     }
 
     /// Act on the session's results; false when the connection should close.

@@ -33,25 +33,56 @@ pub struct SrtIngest {
     _listener: SrtListener,
     incoming: SrtIncoming,
     addr: SocketAddr,
+    latency: Duration,
 }
+
+/// How long a restarted listener waits for the old one's socket to be released.
+const REBIND_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl SrtIngest {
     pub async fn bind(config: &IngestConfig) -> io::Result<Self> {
-        let socket = UdpSocket::bind(config.srt_listen).await?;
+        Self::bind_on(config.srt_listen, config.srt_latency()).await
+    }
+
+    async fn bind_on(listen: SocketAddr, latency: Duration) -> io::Result<Self> {
+        let socket = UdpSocket::bind(listen).await?;
         let addr = socket.local_addr()?;
-        let (listener, incoming) = SrtListener::builder().latency(config.srt_latency()).socket(socket).bind(addr).await?;
-        Ok(Self { _listener: listener, incoming, addr })
+        let (listener, incoming) = SrtListener::builder().latency(latency).socket(socket).bind(addr).await?;
+        Ok(Self { _listener: listener, incoming, addr, latency })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Accept callers until the listener closes; each runs in its own task.
+    /// Accept callers; each runs in its own task. srt-tokio's listener task reads every
+    /// datagram of the port, and srt-protocol 0.4.4 panics on some malformed handshakes
+    /// (fuzz/README.md lists them); the task then ends, and with it the incoming stream — which
+    /// nothing else ends while we hold the listener. A fresh listener on the same port takes
+    /// new callers again (streams that were live on the dead one end; their encoders reconnect).
     pub async fn run(mut self, ctx: IngestContext) {
-        while let Some(request) = self.incoming.incoming().next().await {
-            let ctx = ctx.clone();
-            tokio::spawn(async move { caller(ctx, request).await });
+        loop {
+            while let Some(request) = self.incoming.incoming().next().await {
+                let ctx = ctx.clone();
+                tokio::spawn(async move { caller(ctx, request).await });
+            }
+            ctx.metrics.srt_listener_restarts.inc();
+            tracing::error!(addr = %self.addr, "the SRT listener task died (srt-tokio panicked on a datagram); starting a new one");
+            let deadline = Instant::now() + REBIND_TIMEOUT;
+            self = loop {
+                match Self::bind_on(self.addr, self.latency).await {
+                    Ok(fresh) => break fresh,
+                    // The dead listener's socket lives until its connections' tasks end.
+                    Err(e) if Instant::now() < deadline => {
+                        tracing::debug!(addr = %self.addr, "SRT listener rebind: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(addr = %self.addr, "SRT ingest stopped: the listener could not be restarted: {e}");
+                        return;
+                    }
+                }
+            };
         }
     }
 }
@@ -106,6 +137,7 @@ fn reject_reason(why: &Refusal) -> RejectReason {
         Refusal::WrongKey(_) | Refusal::Disabled(_) => ServerRejectReason::Unauthorized,
         Refusal::InUse(_) => ServerRejectReason::Conflict,
         Refusal::OtherBridge { .. } => ServerRejectReason::Unacceptable,
+        Refusal::TooManyStreams(_) => ServerRejectReason::Overload,
         Refusal::Unsupported(_) => ServerRejectReason::BadRequest,
     })
 }
@@ -170,5 +202,22 @@ impl MessageSource for SrtSource {
             self.stats = Some((s.rx_loss_data, s.rx_retransmit_data));
         }
         self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_map_to_srt_reject_codes() {
+        let code = |r: &Refusal| match reject_reason(r) {
+            RejectReason::Server(s) => s as i32,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code(&Refusal::TooManyStreams(4)), 2402, "overload");
+        assert_eq!(code(&Refusal::WrongKey("r".into())), 2401);
+        assert_eq!(code(&Refusal::UnknownRoom("r".into())), 2404);
+        assert_eq!(code(&Refusal::InUse("r".into())), 2409);
     }
 }
