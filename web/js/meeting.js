@@ -108,6 +108,11 @@ export class Meeting extends EventTarget {
     s.addEventListener('message', mine((m) => this.onMessage(m)));
     s.addEventListener('remote', mine((r) => this.setRemote(r)));
     s.addEventListener('failed', mine((e) => this.established && this.onFailure(e)));
+    // Our bridge died and the session sets up media with the new one: count it as a
+    // reconnect once media is back.
+    s.addEventListener('renegotiate', mine(() => {
+      this.awaitingBack = true;
+    }));
     // The server says bye on its own only when it drops us (slow, idle) or shuts down: all
     // passing, so we come back as after any other failure. After our own `leave` this
     // session is no longer ours and the bye is not heard here.

@@ -4,6 +4,8 @@
 // refused something) and is thrown away whole. Reconnecting is the meeting's job
 // (meeting.js): it starts a fresh session, because the server gives a rejoin a new
 // participant id and the bridge a new endpoint, so nothing of the old one can be reused.
+// One exception: when the bridge dies the server says `renegotiate`, and the session keeps
+// its signaling connection and replaces only its peer connection.
 
 import { SignalingClient, signalingUrl } from './signaling.js';
 import { Peer } from './peer.js';
@@ -51,6 +53,7 @@ export class SessionError extends Error {
  * - `state`: `{ ws, ice, connection }` whenever any of them changes.
  * - `failed`: detail is a SessionError; the session is dead and closed.
  * - `bye`: detail is the server's reason; the session is over and closed.
+ * - `renegotiate`: the bridge died; a new peer connection is being set up (detail: reason).
  */
 export class Session extends EventTarget {
   constructor({ room, displayName, token, media, url = signalingUrl() }) {
@@ -153,8 +156,9 @@ export class Session extends EventTarget {
   async startMedia() {
     const peer = new Peer();
     this.peer = peer;
-    peer.addEventListener('remote', (ev) => this.dispatch('remote', ev.detail));
-    peer.addEventListener('statechange', () => this.onPeerState());
+    peer.addEventListener('remote', (ev) => this.peer === peer && this.dispatch('remote', ev.detail));
+    // A peer replaced by `renegotiate` has no say any more.
+    peer.addEventListener('statechange', () => this.peer === peer && this.onPeerState());
     this.mediaTimer = this.after(MEDIA_CONNECT_TIMEOUT_MS, () => {
       if (peer.pc.connectionState !== 'connected') {
         this.fail(new SessionError('media_failed', 'audio and video could not connect to the media server'));
@@ -216,6 +220,10 @@ export class Session extends EventTarget {
         this.end();
         this.dispatch('bye', msg.reason || '');
         return;
+      case 'renegotiate':
+        // Our bridge died and the room moved: same signaling session, new media session.
+        this.renegotiate(msg.reason || '');
+        return;
       case 'pong':
         return;
       default:
@@ -248,6 +256,24 @@ export class Session extends EventTarget {
   negotiationFailed(e) {
     console.error('negotiation failed', e);
     this.fail(new SessionError('negotiation_failed', `negotiation failed: ${e.message || e}`));
+  }
+
+  /** Replace the peer connection with a new one (same local tracks) and offer afresh. */
+  async renegotiate(reason) {
+    if (this.over) return;
+    console.info('renegotiating with a new bridge:', reason);
+    this.dispatch('renegotiate', reason);
+    this.clear(this.mediaTimer);
+    this.clear(this.graceTimer);
+    this.graceTimer = 0;
+    const old = this.peer;
+    this.peer = null;
+    old?.close();
+    try {
+      await this.startMedia();
+    } catch (e) {
+      this.negotiationFailed(e);
+    }
   }
 
   /** A swap of outgoing track, passed to the peer (no renegotiation). */
