@@ -5,7 +5,9 @@
 //
 // Module map: signaling.js (WebSocket) → session.js (one join + one peer connection) →
 // meeting.js (roster, chat, reconnect) → room-view.js (the screen); media.js owns local
-// tracks, lobby.js the pre-join screen. `window.ponte` is a read-only hook for tests.
+// tracks, lobby.js the pre-join screen; peer.js also opens bridge-channel.js (the data
+// channel to the media bridge: who speaks, whose video is sent, what size we want).
+// `window.ponte` is a read-only hook for tests.
 
 import { LocalMedia } from './js/media.js';
 import { Lobby } from './js/lobby.js';

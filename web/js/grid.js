@@ -1,5 +1,12 @@
 // The video grid: one tile per participant, us included, sized to fill the stage.
 //
+// Two layouts. With someone else in the room the page is a *stage*: one participant large
+// (the one pinned by a click, else the dominant speaker the bridge announces) and everyone
+// else in a strip below it. Alone, or with the stage turned off, equal tiles.
+// Each remote tile's drawn height is what we ask the bridge for (room-view.js), and a tile
+// whose video the bridge does not send (outside our last-N) shows the initials, not the
+// frame it froze on.
+//
 // Remote audio plays through its own <audio> element while every <video> stays muted:
 // muted video may always autoplay, so pictures appear even when the browser blocks sound
 // until the user clicks (that case is reported through `onAudioBlocked`).
@@ -8,14 +15,29 @@ import { avatarFor } from './avatar.js';
 
 const GAP_PX = 8;
 const ASPECT = 16 / 9;
+/** The strip under the stage: tiles at most this wide, and at most this share of the height. */
+const STRIP_MAX_W = 240;
+const STRIP_MAX_SHARE = 0.25;
 
 export class Grid {
-  constructor(root, { onAudioBlocked }) {
+  /**
+   * `onLayout()` is called after tiles were resized or the stage changed; `onPin(key)` when a
+   * tile is clicked (the participant id, or 'self').
+   */
+  constructor(root, { onAudioBlocked, onLayout = () => {}, onPin = () => {} }) {
     this.root = root;
     this.onAudioBlocked = onAudioBlocked;
+    this.onLayout = onLayout;
+    this.onPin = onPin;
     /** Tiles by key: the participant id, or 'self' for us (our id changes on every reconnect). */
     this.tiles = new Map();
     this.speaker = null;
+    /** The key of the tile on stage, or null for equal tiles. */
+    this.stage = null;
+    /** Whether the bridge sends a participant's video (its last-N); all until it says. */
+    this.forwarded = () => true;
+    /** Drawn tile heights by key (CSS pixels), from the last layout. */
+    this.heights = new Map();
     new ResizeObserver(() => this.layout()).observe(root);
   }
 
@@ -61,6 +83,7 @@ export class Grid {
     label.append(mic, name);
     const avatar = avatarFor(p.display_name, 'avatar');
     el.append(video, avatar, label);
+    el.addEventListener('click', () => this.onPin(key));
     const tile = { key, el, video, avatar, avatarName: p.display_name, name, audio: null, videoTrack: null, audioTrack: null, participant: p };
     if (!p.self) {
       tile.audio = document.createElement('audio');
@@ -125,8 +148,24 @@ export class Grid {
   /** Show the picture only when there is one to show; otherwise the initials. */
   refreshVideo(tile) {
     const t = tile.videoTrack;
-    const live = !!t && t.readyState === 'live' && !tile.participant.video_muted && (tile.key === 'self' || !t.muted);
+    const sent = tile.key === 'self' || this.forwarded(tile.key);
+    tile.el.dataset.forwarded = String(sent);
+    const live = !!t && t.readyState === 'live' && !tile.participant.video_muted && sent && (tile.key === 'self' || !t.muted);
     tile.el.dataset.video = live ? 'on' : 'off';
+  }
+
+  /** `forwarded(id)`: whether the bridge sends that participant's video now. */
+  setForwarded(forwarded) {
+    this.forwarded = forwarded;
+    for (const tile of this.tiles.values()) this.refreshVideo(tile);
+  }
+
+  /** Put a tile on stage (`key`: a participant id or 'self'), or none (null: equal tiles). */
+  setStage(key) {
+    const stage = key && this.tiles.has(key) ? key : null;
+    if (stage === this.stage) return;
+    this.stage = stage;
+    this.layout();
   }
 
   /** Try every blocked <audio> again; call from a user gesture. */
@@ -145,13 +184,32 @@ export class Grid {
     }
   }
 
-  /** Pick the column count that makes 16:9 tiles largest in the space we have. */
+  /** Stage: the stage tile as large as fits above a strip of the others. Tiles: the column
+   * count that makes 16:9 tiles largest in the space we have. */
   layout() {
     const n = this.tiles.size;
     this.root.dataset.count = String(n);
+    if (this.stage && !this.tiles.has(this.stage)) this.stage = null;
+    this.root.dataset.layout = this.stage ? 'stage' : 'tiles';
+    for (const [key, tile] of this.tiles) {
+      tile.el.classList.toggle('on-stage', key === this.stage);
+      tile.el.dataset.onStage = String(key === this.stage);
+    }
     if (!n) return;
     const { width, height } = this.root.getBoundingClientRect();
     if (!width || !height) return;
+    if (this.stage) {
+      const k = n - 1;
+      let stripW = Math.min(STRIP_MAX_W, (width - GAP_PX * (k - 1)) / k, height * STRIP_MAX_SHARE * ASPECT);
+      stripW = Math.max(Math.floor(stripW), 0);
+      const stageH = k ? height - stripW / ASPECT - GAP_PX : height;
+      const stageW = Math.floor(Math.max(Math.min(width, stageH * ASPECT), 0));
+      this.root.style.setProperty('--tile-w', `${stripW}px`);
+      this.root.style.setProperty('--stage-w', `${stageW}px`);
+      this.heights = new Map([...this.tiles.keys()].map((key) => [key, (key === this.stage ? stageW : stripW) / ASPECT]));
+      this.onLayout();
+      return;
+    }
     let best = { cols: 1, w: 0 };
     for (let cols = 1; cols <= n; cols++) {
       const rows = Math.ceil(n / cols);
@@ -160,6 +218,8 @@ export class Grid {
     }
     this.root.style.setProperty('--tile-w', `${Math.floor(best.w)}px`);
     this.root.style.setProperty('--cols', String(best.cols));
+    this.heights = new Map([...this.tiles.keys()].map((key) => [key, Math.floor(best.w) / ASPECT]));
+    this.onLayout();
   }
 }
 

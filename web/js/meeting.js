@@ -24,6 +24,8 @@ const MAX_CHAT = 500;
  * - `chat`: detail is a new chat entry.
  * - `state`: WebSocket or ICE state changed (read `meeting.ws`, `meeting.ice`, `meeting.connection`).
  * - `speaker`: detail is the active speaker's participant id, or null.
+ * - `dominant`: detail is the bridge's dominant speaker (participant id), or null.
+ * - `lastn`: the set of participants whose video the bridge sends changed (read `meeting.lastN`).
  * - `notice`: `{ text, level }` for a toast ('info' | 'warn' | 'error'); `error` carries a server error message.
  * - `fatal`: detail is a SessionError that retrying cannot fix.
  * - `ended`: `{ reason, byUser }`.
@@ -48,6 +50,12 @@ export class Meeting extends EventTarget {
     this.ice = 'new';
     this.connection = 'new';
     this.activeSpeaker = null;
+    /** Who the bridge says speaks (its data channel); drives the stage. */
+    this.dominantSpeaker = null;
+    /** Participant ids whose video the bridge sends us, or null before it has said. */
+    this.lastN = null;
+    /** What we last asked the bridge for, kept across reconnects. */
+    this.constraints = null;
     this.attempts = 0;
     this.reconnects = 0;
     this.retryTimer = 0;
@@ -107,6 +115,9 @@ export class Meeting extends EventTarget {
     s.addEventListener('welcome', mine((w) => this.applyWelcome(w)));
     s.addEventListener('message', mine((m) => this.onMessage(m)));
     s.addEventListener('remote', mine((r) => this.setRemote(r)));
+    s.addEventListener('dominant', mine((id) => this.setDominant(id)));
+    s.addEventListener('lastn', mine((ids) => this.setLastN(ids)));
+    if (this.constraints) s.setConstraints(this.constraints);
     s.addEventListener('failed', mine((e) => this.established && this.onFailure(e)));
     // Our bridge died and the session sets up media with the new one: count it as a
     // reconnect once media is back.
@@ -145,6 +156,8 @@ export class Meeting extends EventTarget {
     if (this.phase === 'ended') return;
     this.lastError = err;
     this.setRemote([]);
+    this.setLastN(null);
+    this.setDominant(null);
     this.speaker.stop();
     if (!err.retryable) {
       this.session?.end();
@@ -243,6 +256,12 @@ export class Meeting extends EventTarget {
     }
   }
 
+  /** Tell the bridge what we show and how big (docs/protocol.md §11 `constraints`). */
+  setConstraints(c) {
+    this.constraints = c;
+    this.session?.setConstraints(c);
+  }
+
   /** Returns false when the message could not be sent (not connected). */
   sendChat(text) {
     text = text.trim();
@@ -330,6 +349,22 @@ export class Meeting extends EventTarget {
     this.emit('remote', list);
   }
 
+  setDominant(id) {
+    if (id === this.dominantSpeaker) return;
+    this.dominantSpeaker = id;
+    this.emit('dominant', id);
+  }
+
+  setLastN(ids) {
+    this.lastN = ids;
+    this.emit('lastn', ids);
+  }
+
+  /** Whether the bridge sends us this participant's video (true until it has said). */
+  forwarded(id) {
+    return !this.lastN || this.lastN.includes(id);
+  }
+
   setConnState({ ws, ice, connection }) {
     if (ws === this.ws && ice === this.ice && connection === this.connection) return;
     Object.assign(this, { ws, ice, connection });
@@ -382,6 +417,10 @@ export class Meeting extends EventTarget {
       videoMuted: this.videoMuted,
       sharing: this.media.sharing,
       activeSpeaker: this.activeSpeaker,
+      dominantSpeaker: this.dominantSpeaker,
+      lastN: this.lastN ? [...this.lastN] : null,
+      constraints: this.constraints ? JSON.parse(JSON.stringify(this.constraints)) : null,
+      simulcast: !!this.session?.peer?.simulcast,
       audioLevels: Object.fromEntries(this.speaker.levels),
       reconnects: this.reconnects,
       lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,

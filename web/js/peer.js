@@ -8,9 +8,29 @@
 // Incoming tracks are mapped to participants by m-line: every bridge offer carries a
 // `tracks` list of {mid, participant_id, kind}. The msid stream id is the participant id too,
 // which we keep as a fallback if a mid is missing from the list.
+//
+// The peer connection also carries the data channel to the bridge (bridge-channel.js), and
+// our camera goes out as simulcast (three encodings, rids q/h/f at 1/4, 1/2 and full size)
+// when it captures at 720p or more, so the bridge can send each receiver the size it shows.
+
+import { BridgeChannel } from './bridge-channel.js';
 
 /** Host candidates gather in milliseconds; never let a slow interface delay the join longer. */
 const GATHER_LIMIT_MS = 500;
+/** Cameras at least this tall are sent as three layers; below it the small ones are too small. */
+const SIMULCAST_MIN_HEIGHT = 720;
+/** Lowest first, as docs/protocol.md §11 names them. */
+const SIMULCAST_ENCODINGS = [
+  { rid: 'q', scaleResolutionDownBy: 4 },
+  { rid: 'h', scaleResolutionDownBy: 2 },
+  { rid: 'f', scaleResolutionDownBy: 1 },
+];
+
+/** The encodings for a camera track: simulcast when it is big enough, else the browser's one. */
+export function sendEncodingsFor(track) {
+  const height = track?.getSettings?.().height || 0;
+  return height >= SIMULCAST_MIN_HEIGHT ? SIMULCAST_ENCODINGS.map((e) => ({ ...e })) : undefined;
+}
 
 /**
  * Events (CustomEvent):
@@ -31,6 +51,10 @@ export class Peer extends EventTarget {
     /** Negotiation steps run one at a time, in the order the server sent them. */
     this.queue = Promise.resolve();
     this.closed = false;
+    /** Whether our video goes out as simulcast (decided at the first offer). */
+    this.simulcast = false;
+    // Created before the first offer, so that offer has the m=application line.
+    this.channel = new BridgeChannel(this.pc);
 
     this.pc.addEventListener('track', (ev) => {
       const mid = ev.transceiver?.mid;
@@ -46,11 +70,19 @@ export class Peer extends EventTarget {
    * Add our audio and video and make the first offer. Both m-lines are always offered, even
    * without a track (the user joined with the camera refused or off): a sender without a track
    * sends nothing, and turning the camera on later is a replaceTrack, not a renegotiation.
+   * Simulcast is decided here too, from the camera's size: encodings cannot be added later
+   * without renegotiating, so a camera turned on after joining goes out as one encoding.
    * Returns the offer's SDP.
    */
   async offer(stream, audioTrack, videoTrack) {
     this.audioTx = this.pc.addTransceiver(audioTrack || 'audio', { direction: 'sendonly', streams: [stream] });
-    this.videoTx = this.pc.addTransceiver(videoTrack || 'video', { direction: 'sendonly', streams: [stream] });
+    const sendEncodings = sendEncodingsFor(videoTrack);
+    this.simulcast = !!sendEncodings;
+    this.videoTx = this.pc.addTransceiver(videoTrack || 'video', {
+      direction: 'sendonly',
+      streams: [stream],
+      ...(sendEncodings ? { sendEncodings } : {}),
+    });
     await this.pc.setLocalDescription(await this.pc.createOffer());
     await this.gathered();
     return this.pc.localDescription.sdp;
@@ -110,6 +142,7 @@ export class Peer extends EventTarget {
 
   close() {
     this.closed = true;
+    this.channel.close();
     try {
       this.pc.close();
     } catch {

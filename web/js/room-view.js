@@ -8,6 +8,7 @@ import { Banner, renderConnection, toast } from './status.js';
 import { describeMediaErrors, describeSessionError } from './errors.js';
 import { fillDeviceSelect } from './media.js';
 import { setPressed } from './lobby.js';
+import { heightFor } from './bridge-channel.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -23,7 +24,15 @@ export class RoomView {
     this.handlers = { onFatal, onEnded };
     this.unread = 0;
     this.side = null; // 'people' | 'chat' | null
-    this.grid = new Grid($('grid'), { onAudioBlocked: () => ($('enable-sound').hidden = false) });
+    /** The participant the user clicked to keep on stage, or null (the dominant speaker). */
+    this.pinned = null;
+    /** Who was on stage last: kept there while nobody newer speaks. */
+    this.staged = null;
+    this.grid = new Grid($('grid'), {
+      onAudioBlocked: () => ($('enable-sound').hidden = false),
+      onLayout: () => this.sendConstraints(),
+      onPin: (key) => this.pin(key),
+    });
     this.banner = new Banner($('banner'));
     this.chat = new ChatPanel({
       log: $('chat-log'),
@@ -44,6 +53,9 @@ export class RoomView {
   attach(meeting) {
     this.m = meeting;
     this.unread = 0;
+    this.pinned = null;
+    this.staged = null;
+    this.grid.setForwarded((id) => meeting.forwarded(id));
     this.grid.sync([]);
     this.listen(meeting);
   }
@@ -69,6 +81,8 @@ export class RoomView {
     // A meeting that is no longer attached (left, refused) may still emit its last events.
     const on = (type, fn) => m.addEventListener(type, (ev) => this.m === m && fn(ev.detail));
     on('roster', () => this.renderPeople());
+    on('dominant', () => this.renderStage());
+    on('lastn', () => this.grid.setForwarded((id) => m.forwarded(id)));
     on('remote', () => this.grid.setRemote(m.remote));
     on('state', () => this.renderStatus());
     on('speaker', (id) => {
@@ -186,9 +200,47 @@ export class RoomView {
     this.renderControls();
   }
 
+  /** Click on a tile: keep that participant on stage; a second click lets the speaker back. */
+  pin(key) {
+    if (!this.m || key === 'self') return;
+    this.pinned = this.pinned === key ? null : key;
+    this.renderStage();
+  }
+
+  /**
+   * Who is large: the pinned participant, else the dominant speaker the bridge announced
+   * (never us: nobody needs to see themselves large), else whoever was large before, else
+   * the first other participant. Nobody else in the room: equal tiles.
+   */
+  renderStage() {
+    const others = new Set(this.m.roster.keys());
+    if (this.pinned && !others.has(this.pinned)) this.pinned = null;
+    const dominant = this.m.dominantSpeaker;
+    let stage = this.pinned;
+    if (!stage && dominant && others.has(dominant)) stage = dominant;
+    if (!stage && this.staged && others.has(this.staged)) stage = this.staged;
+    if (!stage) stage = others.values().next().value ?? null;
+    this.staged = stage;
+    $('grid').dataset.pinned = String(!!this.pinned);
+    this.grid.setStage(stage);
+    this.sendConstraints();
+  }
+
+  /** Ask the bridge for each remote picture at the size it is drawn, the stage one first. */
+  sendConstraints() {
+    if (!this.m) return;
+    const scale = window.devicePixelRatio || 1;
+    const maxHeight = {};
+    for (const [key, h] of this.grid.heights) {
+      if (key !== 'self') maxHeight[key] = heightFor(h * scale);
+    }
+    this.m.setConstraints({ on_stage: this.grid.stage, max_height: maxHeight });
+  }
+
   renderPeople() {
     const people = this.m.participants();
     this.grid.sync(people);
+    this.renderStage();
     this.grid.setRemote(this.m.remote);
     this.renderLocal();
     renderParticipants($('participants'), people, this.m.activeSpeaker);

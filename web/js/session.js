@@ -50,6 +50,8 @@ export class SessionError extends Error {
  * - `welcome`: the server's `welcome`, before any roster message that follows it.
  * - `message`: a roster/chat/mute/error message from the server, for the meeting to apply.
  * - `remote`: the live incoming tracks (see Peer).
+ * - `dominant`: the bridge's dominant speaker (a participant id), from its data channel.
+ * - `lastn`: the participant ids whose video the bridge sends us now (bridge data channel).
  * - `state`: `{ ws, ice, connection }` whenever any of them changes.
  * - `failed`: detail is a SessionError; the session is dead and closed.
  * - `bye`: detail is the server's reason; the session is over and closed.
@@ -75,6 +77,8 @@ export class Session extends EventTarget {
     /** Messages that arrived before `welcome`, replayed right after it. */
     this.early = [];
     this.timers = new Set();
+    /** The constraints for the bridge, kept for a peer made after they were set. */
+    this.constraints = null;
   }
 
   get wsState() {
@@ -157,6 +161,9 @@ export class Session extends EventTarget {
     const peer = new Peer();
     this.peer = peer;
     peer.addEventListener('remote', (ev) => this.peer === peer && this.dispatch('remote', ev.detail));
+    peer.channel.addEventListener('dominant', (ev) => this.peer === peer && this.dispatch('dominant', ev.detail));
+    peer.channel.addEventListener('lastn', (ev) => this.peer === peer && this.dispatch('lastn', ev.detail));
+    if (this.constraints) peer.channel.setConstraints(this.constraints);
     // A peer replaced by `renegotiate` has no say any more.
     peer.addEventListener('statechange', () => this.peer === peer && this.onPeerState());
     this.mediaTimer = this.after(MEDIA_CONNECT_TIMEOUT_MS, () => {
@@ -274,6 +281,12 @@ export class Session extends EventTarget {
     } catch (e) {
       this.negotiationFailed(e);
     }
+  }
+
+  /** What we show and how big, for the bridge (sent when its data channel is open). */
+  setConstraints(c) {
+    this.constraints = c;
+    this.peer?.channel.setConstraints(c);
   }
 
   /** A swap of outgoing track, passed to the peer (no renegotiation). */

@@ -62,9 +62,14 @@ pub async fn open(rpc: &Rpc, (width, height): (u32, u32)) -> Result<String, Brow
     for method in ["Runtime.enable", "Page.enable"] {
         rpc.call(method, json!({}), Some(&session)).await?;
     }
-    let metrics = json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false });
-    rpc.call("Emulation.setDeviceMetricsOverride", metrics, Some(&session)).await?;
+    resize(rpc, &session, (width, height)).await?;
     Ok(session)
+}
+
+/// Set the page's viewport (CSS pixels, device scale 1).
+pub async fn resize(rpc: &Rpc, session: &str, (width, height): (u32, u32)) -> Result<(), BrowserError> {
+    let metrics = json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false });
+    rpc.call("Emulation.setDeviceMetricsOverride", metrics, Some(session)).await.map(drop)
 }
 
 pub async fn navigate(rpc: &Rpc, session: &str, url: &str) -> Result<(), BrowserError> {

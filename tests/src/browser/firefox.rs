@@ -79,9 +79,13 @@ pub async fn open(rpc: &Rpc, (width, height): (u32, u32)) -> Result<String, Brow
         .and_then(Value::as_str)
         .ok_or_else(|| BrowserError::Protocol(format!("no context in {created}")))?
         .to_owned();
-    let viewport = json!({ "context": context, "viewport": { "width": width, "height": height } });
-    rpc.call("browsingContext.setViewport", viewport, None).await?;
+    resize(rpc, &context, (width, height)).await?;
     Ok(context)
+}
+
+pub async fn resize(rpc: &Rpc, context: &str, (width, height): (u32, u32)) -> Result<(), BrowserError> {
+    let viewport = json!({ "context": context, "viewport": { "width": width, "height": height } });
+    rpc.call("browsingContext.setViewport", viewport, None).await.map(drop)
 }
 
 pub async fn navigate(rpc: &Rpc, context: &str, url: &str) -> Result<(), BrowserError> {

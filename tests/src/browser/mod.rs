@@ -270,6 +270,14 @@ impl Page {
         }
     }
 
+    /// Resize the viewport to `width` × `height` CSS pixels, as a user resizing the window.
+    pub async fn resize(&self, width: u32, height: u32) -> Result<(), BrowserError> {
+        match self.engine {
+            Engine::Chromium => chromium::resize(&self.rpc, &self.id, (width, height)).await,
+            Engine::Firefox => firefox::resize(&self.rpc, &self.id, (width, height)).await,
+        }
+    }
+
     /// Write a PNG of the viewport to `path` (folders are created).
     pub async fn screenshot(&self, path: impl AsRef<Path>) -> Result<(), BrowserError> {
         let data = match self.engine {
