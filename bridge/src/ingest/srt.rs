@@ -149,19 +149,14 @@ pub async fn run_ts(mut session: Session, mut source: impl MessageSource) {
     loop {
         tokio::select! {
             msg = source.recv() => {
-                let Some(msg) = msg else { break };
-                let now = Instant::now();
+                let Some(msg) = msg else {
+                    // The demuxer holds each stream's last PES until the next one starts; the
+                    // encoder's last frame would be lost without this.
+                    feed_ts(&mut session, demux.flush(), 0).await;
+                    break;
+                };
                 let events = demux.push(&msg);
-                let ok = session.feed(|p, out, notes| {
-                    p.bytes_in(msg.len());
-                    for e in &events {
-                        match e {
-                            TsEvent::Pes(pes) => p.ts_pes(pes, now, out, notes),
-                            TsEvent::Unsupported { stream_type, .. } => notes.push(super::publisher::Notice::Unsupported(format!("MPEG-TS stream type {stream_type:#04x} (only H.264 and AAC are taken)"))),
-                        }
-                    }
-                }).await;
-                if !ok {
+                if !feed_ts(&mut session, events, msg.len()).await {
                     break;
                 }
             }
@@ -171,6 +166,21 @@ pub async fn run_ts(mut session: Session, mut source: impl MessageSource) {
             }
         }
     }
+}
+
+async fn feed_ts(session: &mut Session, events: Vec<TsEvent>, bytes: usize) -> bool {
+    let now = Instant::now();
+    session
+        .feed(|p, out, notes| {
+            p.bytes_in(bytes);
+            for e in &events {
+                match e {
+                    TsEvent::Pes(pes) => p.ts_pes(pes, now, out, notes),
+                    TsEvent::Unsupported { stream_type, .. } => notes.push(super::publisher::Notice::Unsupported(format!("MPEG-TS stream type {stream_type:#04x} (only H.264 and AAC are taken)"))),
+                }
+            }
+        })
+        .await
 }
 
 struct SrtSource {
