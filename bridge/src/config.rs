@@ -41,6 +41,10 @@ pub struct BridgeConfig {
     pub max_conferences: u32,
     /// Endpoints still in their ICE/DTLS handshake at most; an offer for one more is refused.
     pub max_pending_endpoints: u32,
+    /// How long a draining bridge (SIGTERM or an operator's drain) waits for its conferences
+    /// to end before it has the focus move what is left and exits. Zero: move at once.
+    #[serde(rename = "drain_deadline_secs", with = "humantime_secs")]
+    pub drain_deadline: Duration,
     /// Shortest gap between two key-frame requests sent to one publisher's track.
     #[serde(with = "humantime_millis")]
     pub keyframe_request_interval: Duration,
@@ -61,10 +65,11 @@ impl Default for BridgeConfig {
             http_listen: SocketAddr::from(([0, 0, 0, 0], 8081)),
             focus_url: None,
             secret: None,
-            stats_interval: Duration::from_secs(2),
+            stats_interval: Duration::from_secs(1),
             max_endpoints: 500,
             max_conferences: 1000,
             max_pending_endpoints: 200,
+            drain_deadline: Duration::from_secs(300),
             keyframe_request_interval: Duration::from_millis(300),
             ingest: IngestConfig::default(),
             quality: QualityConfig::default(),
@@ -116,6 +121,10 @@ impl BridgeConfig {
         if let Some(v) = args.max_pending_endpoints {
             self.max_pending_endpoints = v;
         }
+        if let Some(v) = args.drain_deadline_secs {
+            // Negative, NaN or huge: out of range, so that validate() names the key.
+            self.drain_deadline = Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX);
+        }
     }
 
     /// Check values that types cannot express.
@@ -137,6 +146,9 @@ impl BridgeConfig {
         }
         if self.max_pending_endpoints == 0 {
             return bad("max_pending_endpoints", "must be at least 1");
+        }
+        if self.drain_deadline > Duration::from_secs(7 * 24 * 3600) {
+            return bad("drain_deadline_secs", "must be a number of seconds from 0 to 604800");
         }
         if self.stats_interval.is_zero() {
             return bad("stats_interval", "must be longer than zero");
@@ -162,37 +174,41 @@ pub struct BridgeArgs {
     /// TOML configuration file.
     #[arg(id = "bridge_config", long = "bridge-config", env = "PONTE_BRIDGE_CONFIG")]
     pub config: Option<PathBuf>,
-    #[arg(id = "bridge_bridge_id", long, env = "PONTE_BRIDGE_ID")]
+    #[arg(id = "bridge_bridge_id", long = "bridge-id", env = "PONTE_BRIDGE_ID")]
     pub bridge_id: Option<String>,
-    #[arg(id = "bridge_region", long, env = "PONTE_BRIDGE_REGION")]
+    #[arg(id = "bridge_region", long = "region", env = "PONTE_BRIDGE_REGION")]
     pub region: Option<String>,
     /// Address the media socket binds to [default: 0.0.0.0].
-    #[arg(id = "bridge_bind_ip", long, env = "PONTE_BRIDGE_BIND_IP")]
+    #[arg(id = "bridge_bind_ip", long = "bind-ip", env = "PONTE_BRIDGE_BIND_IP")]
     pub bind_ip: Option<IpAddr>,
     /// UDP port for all WebRTC media [default: 10000].
-    #[arg(id = "bridge_media_port", long, env = "PONTE_BRIDGE_MEDIA_PORT")]
+    #[arg(id = "bridge_media_port", long = "media-port", env = "PONTE_BRIDGE_MEDIA_PORT")]
     pub media_port: Option<u16>,
     /// Address to advertise in ICE candidates (repeatable).
-    #[arg(id = "bridge_public_ip", long, env = "PONTE_BRIDGE_PUBLIC_IP", value_delimiter = ',')]
+    #[arg(id = "bridge_public_ip", long = "public-ip", env = "PONTE_BRIDGE_PUBLIC_IP", value_delimiter = ',')]
     pub public_ip: Vec<IpAddr>,
     /// HTTP listener for /health, /ready, /metrics [default: 0.0.0.0:8081].
     #[arg(id = "bridge_http_listen", long = "bridge-http", env = "PONTE_BRIDGE_HTTP")]
     pub http_listen: Option<SocketAddr>,
     /// Focus bridge-link URL, e.g. ws://127.0.0.1:8888/v1/bridge-link.
-    #[arg(id = "bridge_focus", long, env = "PONTE_BRIDGE_FOCUS")]
+    #[arg(id = "bridge_focus", long = "focus", env = "PONTE_BRIDGE_FOCUS")]
     pub focus: Option<String>,
     /// Shared secret for the focus link.
-    #[arg(id = "bridge_secret", long, env = "PONTE_SECRET", hide_env_values = true)]
+    #[arg(id = "bridge_secret", long = "secret", env = "PONTE_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
     /// Endpoints at which the bridge reports full stress [default: 500].
-    #[arg(id = "bridge_max_endpoints", long, env = "PONTE_BRIDGE_MAX_ENDPOINTS")]
+    #[arg(id = "bridge_max_endpoints", long = "max-endpoints", env = "PONTE_BRIDGE_MAX_ENDPOINTS")]
     pub max_endpoints: Option<u32>,
     /// Conferences this bridge hosts at most [default: 1000].
-    #[arg(id = "bridge_max_conferences", long, env = "PONTE_BRIDGE_MAX_CONFERENCES")]
+    #[arg(id = "bridge_max_conferences", long = "max-conferences", env = "PONTE_BRIDGE_MAX_CONFERENCES")]
     pub max_conferences: Option<u32>,
     /// Endpoints in their ICE/DTLS handshake at most [default: 200].
-    #[arg(id = "bridge_max_pending_endpoints", long, env = "PONTE_BRIDGE_MAX_PENDING_ENDPOINTS")]
+    #[arg(id = "bridge_max_pending_endpoints", long = "max-pending-endpoints", env = "PONTE_BRIDGE_MAX_PENDING_ENDPOINTS")]
     pub max_pending_endpoints: Option<u32>,
+    /// Seconds a draining bridge waits for its conferences to end before it has the focus
+    /// move them and exits [default: 300].
+    #[arg(id = "bridge_drain_deadline_secs", long = "drain-deadline-secs", env = "PONTE_BRIDGE_DRAIN_DEADLINE_SECS")]
+    pub drain_deadline_secs: Option<f64>,
 }
 
 impl BridgeArgs {
@@ -244,6 +260,8 @@ mod tests {
         let c = BridgeConfig::from_toml(text).unwrap();
         c.validate().unwrap();
         assert_eq!(c.media_port, 10000);
+        assert_eq!(c.drain_deadline, BridgeConfig::default().drain_deadline, "the sample documents the default");
+        assert_eq!(c.stats_interval, BridgeConfig::default().stats_interval);
     }
 
     #[test]
@@ -258,5 +276,12 @@ mod tests {
         assert!(e.contains("media_port") || e.contains("\"x\""), "{e}");
         let c = BridgeConfig { public_ip: vec!["0.0.0.0".parse().unwrap()], ..Default::default() };
         assert!(c.validate().unwrap_err().to_string().contains("public_ip"));
+        let e = BridgeConfig::from_toml("drain_deadline_secs = -1\n").unwrap_err().to_string();
+        assert!(e.contains("drain_deadline_secs") || e.contains("-1"), "{e}");
+        let mut c = BridgeConfig::default();
+        c.apply(&BridgeArgs { drain_deadline_secs: Some(f64::NAN), ..Default::default() });
+        assert!(c.validate().unwrap_err().to_string().contains("drain_deadline_secs"));
+        c.apply(&BridgeArgs { drain_deadline_secs: Some(2.5), ..Default::default() });
+        assert_eq!(c.drain_deadline, Duration::from_millis(2500));
     }
 }

@@ -17,6 +17,9 @@
 //!    [`engine::Engine::handle_command`]; the engine answers with endpoint events (SDP
 //!    answers, renegotiation offers) that the loop forwards to the focus in order.
 //! 5. Everything the endpoints want to send is flushed with GSO per receiver.
+//! 6. While draining (SIGTERM, or an operator's drain through the focus) the loop asks
+//!    [`drain::Drain`] what to do: exit once no conference is left, or at the drain deadline
+//!    have the focus move what is left, then exit.
 //!
 //! # Who owns what
 //! The engine owns endpoints and conferences. An endpoint ([`endpoint::Endpoint`]) owns its
@@ -25,6 +28,7 @@
 
 pub mod conference;
 pub mod config;
+pub mod drain;
 pub mod endpoint;
 pub mod engine;
 pub mod error;

@@ -52,6 +52,8 @@ pub struct BridgeMetrics {
     pub keyframe_requests: IntCounter,
     pub renegotiations: IntCounter,
     pub endpoint_failures: IntCounterVec,
+    /// Focus link dials refused or failed and links lost, by reason (`focus_link::ws`).
+    pub focus_link_failures: IntCounterVec,
     /// Layer switches, estimates, NACKs, speakers (`forwarding::metrics`).
     pub quality: crate::forwarding::metrics::QualityMetrics,
 }
@@ -89,6 +91,13 @@ impl BridgeMetrics {
                 Opts::new("bridge_endpoint_failures_total", "Endpoint requests that failed or endpoints that died"),
                 &["reason"],
             )?,
+            focus_link_failures: IntCounterVec::new(
+                Opts::new(
+                    "bridge_focus_link_failures_total",
+                    "Focus link dials refused (unauthorized: wrong secret) or failed, and links lost, by reason",
+                ),
+                &["reason"],
+            )?,
             quality: crate::forwarding::metrics::QualityMetrics::new(registry)?,
         };
         registry.register(Box::new(m.endpoints.clone()))?;
@@ -100,6 +109,10 @@ impl BridgeMetrics {
         registry.register(Box::new(m.keyframe_requests.clone()))?;
         registry.register(Box::new(m.renegotiations.clone()))?;
         registry.register(Box::new(m.endpoint_failures.clone()))?;
+        registry.register(Box::new(m.focus_link_failures.clone()))?;
+        for reason in crate::focus_link::ws::FAILURE_REASONS {
+            m.focus_link_failures.with_label_values(&[reason]);
+        }
         Ok(m)
     }
 

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use ponte_proto::link::{BridgeStats, BridgeToFocus, FocusToBridge, Registration, LINK_VERSION};
 
 use crate::config::BridgeConfig;
+use crate::drain::{Drain, DrainAction};
 use crate::engine::{Engine, Limits};
 use crate::error::BridgeError;
 use crate::focus_link::LinkEnds;
@@ -68,6 +69,7 @@ impl Bridge {
         let http_state = HttpState {
             registry,
             ready: Arc::new(AtomicBool::new(false)),
+            draining: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(Mutex::new(BridgeStats::default())),
             ingests: Arc::default(),
             ingest_keys: (ingest.srt.is_some() || ingest.rtmp.is_some()).then_some(ingest_keys),
@@ -99,12 +101,29 @@ impl Bridge {
         self.ingest.rtmp.as_ref().map(RtmpIngest::local_addr)
     }
 
+    /// The counter for the WebSocket focus link's failures (`WsLinkOptions::failures`), so
+    /// that they show on this bridge's `/metrics`.
+    pub fn focus_link_failures(&self) -> prometheus::IntCounterVec {
+        self.metrics.focus_link_failures.clone()
+    }
+
     pub fn bridge_id(&self) -> &str {
         &self.config.bridge_id
     }
 
-    /// Serve until `shutdown` resolves, or until a draining bridge has no endpoint left.
+    /// Serve until `shutdown` resolves, or until a bridge drained by the focus is done.
     pub async fn run(self, link: LinkEnds, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), BridgeError> {
+        self.run_with_drain(link, std::future::pending(), shutdown).await
+    }
+
+    /// Serve; when `drain` resolves (SIGTERM) start draining for good; return when the drain
+    /// is done ([`crate::drain`]) or at once when `shutdown` resolves.
+    pub async fn run_with_drain(
+        self,
+        link: LinkEnds,
+        drain_signal: impl Future<Output = ()> + Send + 'static,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), BridgeError> {
         let ingest_addrs = self.ingest_addrs();
         let Bridge { config, mut socket, candidates, http, metrics, http_state, ingest } = self;
         let (ingest_tx, mut ingest_rx) = mpsc::channel(1024);
@@ -127,6 +146,7 @@ impl Bridge {
             media_addr: candidates[0].to_string(),
             ingest_addrs,
             conferences: Vec::new(),
+            endpoints: Vec::new(),
         };
         to_focus.send(BridgeToFocus::Register(registration.clone())).await.map_err(|_| BridgeError::LinkClosed)?;
         http_state.ready.store(true, Ordering::Relaxed);
@@ -137,21 +157,33 @@ impl Bridge {
         engine.set_quality(config.quality.clone());
         let mut load = LoadMeter::new(&metrics, config.max_endpoints);
         let mut stats_tick = tokio::time::interval(config.stats_interval);
-        let mut draining = false;
+        let mut drain = Drain::new(config.drain_deadline);
         let mut claims = Claims::default();
         let mut outbox: Vec<Transmit> = Vec::new();
         tokio::pin!(shutdown);
+        tokio::pin!(drain_signal);
 
         let result = loop {
-            let wake = engine.next_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            let mut wake = engine.next_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            if let Some(at) = drain.next_wake() {
+                wake = wake.min(at);
+            }
             tokio::select! {
                 // Shutdown first: in one process the focus may close the link at the same moment.
                 biased;
                 _ = &mut shutdown => break Ok(()),
+                _ = &mut drain_signal, if !drain.own() => {
+                    tracing::info!(deadline = ?config.drain_deadline, conferences = engine.conference_names().count(), "draining: no new conferences; exiting when the last ends (send the signal again to exit now)");
+                    if drain.start_own(Instant::now()) {
+                        http_state.draining.store(true, Ordering::Relaxed);
+                    }
+                    let _ = to_focus.send(BridgeToFocus::Draining { draining: true }).await;
+                }
                 cmd = from_focus.recv() => match cmd {
                     Some(FocusToBridge::Drain { draining: d }) => {
-                        tracing::info!(draining = d, "drain state changed");
-                        draining = d;
+                        tracing::info!(draining = d, "drain requested by the focus");
+                        drain.set_requested(d, Instant::now());
+                        http_state.draining.store(drain.draining(), Ordering::Relaxed);
                     }
                     Some(FocusToBridge::Registered { focus_version }) => {
                         // A focus that restarted, or a link that came back, has forgotten what
@@ -159,8 +191,15 @@ impl Bridge {
                         let conferences: Vec<String> = engine.conference_names().map(str::to_owned).collect();
                         tracing::info!(%focus_version, conferences = conferences.len(), "registered with the focus");
                         if !conferences.is_empty() {
-                            let again = Registration { conferences, ..registration.clone() };
+                            let again = Registration { conferences, endpoints: engine.hosted_endpoints(), ..registration.clone() };
                             let _ = to_focus.send(BridgeToFocus::Register(again)).await;
+                        }
+                        // The focus re-sends an operator's drain it remembers; a restarted one
+                        // has none, and must not find this bridge stuck draining for nobody.
+                        drain.set_requested(false, Instant::now());
+                        http_state.draining.store(drain.draining(), Ordering::Relaxed);
+                        if drain.own() {
+                            let _ = to_focus.send(BridgeToFocus::Draining { draining: true }).await;
                         }
                     }
                     Some(FocusToBridge::ClaimResult { conference, granted, bridge_id, ingest_addrs }) => {
@@ -193,7 +232,7 @@ impl Bridge {
                 },
                 _ = tokio::time::sleep_until(wake.into()) => engine.handle_timeout(Instant::now()),
                 _ = stats_tick.tick() => {
-                    let stats = load.sample(&engine, draining);
+                    let stats = load.sample(&engine, drain.own());
                     *http_state.stats.lock().expect("stats lock is never held across a panic") = stats.clone();
                     if to_focus.try_send(BridgeToFocus::Stats(stats)).is_err() {
                         tracing::debug!("stats report skipped: focus link busy");
@@ -206,9 +245,18 @@ impl Bridge {
                     tracing::warn!("focus link closed; endpoint event lost");
                 }
             }
-            if draining && engine.endpoint_count() == 0 {
-                tracing::info!("drained: no endpoint left, exiting");
-                break Ok(());
+            match drain.poll(Instant::now(), engine.conference_names().next().is_none()) {
+                DrainAction::Continue => {}
+                DrainAction::Evacuate => {
+                    let conferences: Vec<String> = engine.conference_names().map(str::to_owned).collect();
+                    tracing::warn!(?conferences, "drain deadline: asking the focus to move the conferences left");
+                    let _ = to_focus.send(BridgeToFocus::Draining { draining: true }).await;
+                    let _ = to_focus.send(BridgeToFocus::Evacuate { conferences }).await;
+                }
+                DrainAction::Exit => {
+                    tracing::info!(conferences = engine.conference_names().count(), "drained: exiting");
+                    break Ok(());
+                }
             }
         };
         http_state.ready.store(false, Ordering::Relaxed);
@@ -334,17 +382,25 @@ async fn send_all(engine: &mut Engine, socket: &mut MediaSocket, outbox: &mut Ve
     }
 }
 
+/// Packets per second (in + out) at which a bridge reports full stress: a conservative
+/// figure for one release-built bridge on a small machine.
+const FULL_PACKET_RATE: f64 = 200_000.0;
+
 /// Turns counters into the rates and stress figure the focus places by.
 struct LoadMeter {
     metrics: BridgeMetrics,
     max_endpoints: u32,
     last: Instant,
     last_counts: [u64; 4],
+    /// Process CPU seconds at `last` (None where /proc is not there).
+    last_cpu: Option<f64>,
+    cores: f64,
 }
 
 impl LoadMeter {
     fn new(metrics: &BridgeMetrics, max_endpoints: u32) -> Self {
-        Self { metrics: metrics.clone(), max_endpoints, last: Instant::now(), last_counts: [0; 4] }
+        let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+        Self { metrics: metrics.clone(), max_endpoints, last: Instant::now(), last_counts: [0; 4], last_cpu: cpu_seconds(), cores }
     }
 
     fn sample(&mut self, engine: &Engine, draining: bool) -> BridgeStats {
@@ -354,8 +410,16 @@ impl LoadMeter {
         let counts = [m.bytes_in.get(), m.bytes_out.get(), m.packets_in.get(), m.packets_out.get()];
         let rate = |i: usize| ((counts[i] - self.last_counts[i]) as f64 / secs) as u64;
         let endpoints = engine.endpoint_count() as u32;
+        let cpu = cpu_seconds();
+        let cpu_share = match (cpu, self.last_cpu) {
+            (Some(now_s), Some(then_s)) => (now_s - then_s).max(0.0) / secs / self.cores,
+            _ => 0.0,
+        };
+        self.last_cpu = cpu;
+        let packet_share = (rate(2) + rate(3)) as f64 / FULL_PACKET_RATE;
+        let endpoint_share = endpoints as f64 / self.max_endpoints as f64;
         let stats = BridgeStats {
-            stress: (endpoints as f64 / self.max_endpoints as f64).min(1.0),
+            stress: endpoint_share.max(cpu_share).max(packet_share).clamp(0.0, 1.0),
             endpoints,
             conferences: engine.conference_names().count() as u32,
             bitrate_in_bps: rate(0) * 8,
@@ -368,6 +432,18 @@ impl LoadMeter {
         self.last_counts = counts;
         stats
     }
+}
+
+/// This process's CPU time (user + system) in seconds, from /proc/self/stat.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after its closing parenthesis are fixed.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    // USER_HZ is 100 on every Linux ABI Ponte runs on.
+    Some((utime + stime) / 100.0)
 }
 
 /// Addresses for ICE candidates: the configured public ones, else the bind address if it is

@@ -22,6 +22,13 @@ pub struct FocusConfig {
     pub heartbeat_timeout: Duration,
     /// New conferences prefer bridges in this region when one can take them.
     pub prefer_region: Option<String>,
+    /// A bridge at or above this stress (0..1, corrected for joins since its last report)
+    /// takes no new conference.
+    pub stress_ceiling: f64,
+    /// A bridge with this many participants takes no new conference; 0: no limit.
+    pub max_participants_per_bridge: u32,
+    /// Stress one join adds to a bridge until its next stats report.
+    pub join_stress: f64,
 }
 
 impl Default for FocusConfig {
@@ -29,8 +36,11 @@ impl Default for FocusConfig {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8888)),
             secret: None,
-            heartbeat_timeout: Duration::from_secs(10),
+            heartbeat_timeout: Duration::from_secs(3),
             prefer_region: None,
+            stress_ceiling: 0.9,
+            max_participants_per_bridge: 0,
+            join_stress: 0.01,
         }
     }
 }
@@ -72,6 +82,12 @@ impl FocusConfig {
         if self.prefer_region.as_deref().is_some_and(str::is_empty) {
             return Err(ConfigError::new("prefer_region", "must not be empty"));
         }
+        if !(self.stress_ceiling > 0.0 && self.stress_ceiling <= 1.0) {
+            return Err(ConfigError::new("stress_ceiling", "must be above 0 and at most 1"));
+        }
+        if !(0.0..=1.0).contains(&self.join_stress) {
+            return Err(ConfigError::new("join_stress", "must be between 0 and 1"));
+        }
         Ok(())
     }
 }
@@ -83,6 +99,17 @@ fn key_at(text: &str, pos: usize) -> String {
     match line.split_once('=') {
         Some((key, _)) => key.trim().to_string(),
         None => line.trim().to_string(),
+    }
+}
+
+impl FocusConfig {
+    /// The placement limits.
+    pub fn policy(&self) -> crate::placement::Policy {
+        crate::placement::Policy {
+            join_stress: self.join_stress,
+            stress_ceiling: self.stress_ceiling,
+            max_participants: self.max_participants_per_bridge,
+        }
     }
 }
 
@@ -104,12 +131,18 @@ pub struct FocusArgs {
     /// Shared secret for the bridge link and the operator API.
     #[arg(id = "focus_secret", long = "focus-secret", env = "PONTE_FOCUS_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
-    /// Seconds of silence after which a bridge is dead [default: 10].
+    /// Seconds of silence after which a bridge is dead [default: 3].
     #[arg(id = "focus_heartbeat_timeout", long = "heartbeat-timeout", env = "PONTE_FOCUS_HEARTBEAT_TIMEOUT")]
     pub heartbeat_timeout: Option<f64>,
     /// Region that new conferences prefer.
     #[arg(id = "focus_prefer_region", long = "prefer-region", env = "PONTE_FOCUS_PREFER_REGION")]
     pub prefer_region: Option<String>,
+    /// Stress (0..1) at which a bridge takes no new conference [default: 0.9].
+    #[arg(id = "focus_stress_ceiling", long = "stress-ceiling", env = "PONTE_FOCUS_STRESS_CEILING")]
+    pub stress_ceiling: Option<f64>,
+    /// Participants at which a bridge takes no new conference, 0 for no limit [default: 0].
+    #[arg(id = "focus_max_participants", long = "max-participants-per-bridge", env = "PONTE_FOCUS_MAX_PARTICIPANTS_PER_BRIDGE")]
+    pub max_participants_per_bridge: Option<u32>,
 }
 
 impl FocusArgs {
@@ -145,6 +178,12 @@ impl FocusArgs {
         }
         if let Some(v) = &self.prefer_region {
             config.prefer_region = Some(v.clone());
+        }
+        if let Some(v) = self.stress_ceiling {
+            config.stress_ceiling = v;
+        }
+        if let Some(v) = self.max_participants_per_bridge {
+            config.max_participants_per_bridge = v;
         }
         Ok(())
     }

@@ -2,24 +2,40 @@
 //! reads. The state lives in a [`Registry`] behind one mutex that is never held across an
 //! `.await`; messages to a bridge go out on its link's channel after the lock is released.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use ponte_proto::link::{BridgeStats, BridgeToFocus, EndpointEvent, FocusToBridge, Registration};
+use ponte_proto::link::{BridgeStats, BridgeToFocus, EndpointEvent, FocusToBridge, HostedEndpoint, Registration};
 use serde::Serialize;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::FocusConfig;
 use crate::error::FocusError;
 use crate::link;
 use crate::metrics::FocusMetrics;
-use crate::registry::{LinkId, PlaceError, Registry};
+use crate::participants::{Participant, Participants};
+use crate::registry::{BridgeState, LinkId, Moved, PlaceError, Registry};
 
 /// Endpoint events waiting for signaling. Link sessions wait when it is full, so nothing is
 /// lost; a bridge then feels back-pressure on its link.
 pub const EVENT_QUEUE: usize = 4096;
+
+/// Moves kept for a subscriber that lags; a lagging subscriber is told how many it missed.
+const MOVES_QUEUE: usize = 1024;
+/// A moved conference's answers count toward the failover histogram for this long.
+const FAILOVER_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A conference left its bridge (the bridge died): its participants must renegotiate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConferenceMoved {
+    pub conference: String,
+    pub from: String,
+    /// The bridge it is placed on now; None when no bridge could take it (the next offer
+    /// places it).
+    pub to: Option<String>,
+}
 
 /// The sending half of one bridge's link.
 pub(crate) type LinkTx = mpsc::Sender<FocusToBridge>;
@@ -35,7 +51,12 @@ pub struct Focus {
 struct Inner {
     config: FocusConfig,
     state: Mutex<Registry<LinkTx>>,
+    /// Taken after `state` when both are needed, never the other way round.
+    participants: Mutex<Participants>,
     events: mpsc::Sender<EndpointEvent>,
+    moves: broadcast::Sender<ConferenceMoved>,
+    /// Moved conference → (when its old bridge was last heard, endpoints answered since).
+    failovers: Mutex<HashMap<String, (Instant, HashSet<String>)>>,
     metrics: FocusMetrics,
     prometheus: prometheus::Registry,
     ready: AtomicBool,
@@ -47,7 +68,11 @@ struct Inner {
 #[derive(Debug, Clone, Serialize)]
 pub struct BridgeInfo {
     pub id: String,
+    pub state: BridgeState,
     pub region: Option<String>,
+    /// From the last stats report (also in `stats`).
+    pub stress: f64,
+    pub endpoints: u32,
     pub version: String,
     pub media_addr: String,
     pub ingest_addrs: Vec<String>,
@@ -57,6 +82,14 @@ pub struct BridgeInfo {
     pub healthy: bool,
     pub last_seen_ms_ago: u64,
     pub conferences: Vec<String>,
+}
+
+/// One placed conference as the operator API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConferenceInfo {
+    pub room: String,
+    pub bridge: String,
+    pub participants: Vec<Participant>,
 }
 
 /// A registered link: what a session needs to talk about its bridge.
@@ -71,7 +104,10 @@ impl Focus {
     pub fn new(config: FocusConfig, registry: prometheus::Registry) -> (Focus, mpsc::Receiver<EndpointEvent>) {
         let (events, events_rx) = mpsc::channel(EVENT_QUEUE);
         let inner = Inner {
-            state: Mutex::new(Registry::new(config.heartbeat_timeout)),
+            state: Mutex::new(Registry::new(config.heartbeat_timeout, config.policy())),
+            moves: broadcast::channel(MOVES_QUEUE).0,
+            failovers: Mutex::default(),
+            participants: Mutex::default(),
             config,
             events,
             metrics: FocusMetrics::new(&registry),
@@ -88,18 +124,30 @@ impl Focus {
     /// non-draining bridge, preferring `prefer_region`). `ExpireConference` also forgets the
     /// placement.
     pub async fn send(&self, cmd: FocusToBridge) -> Result<(), FocusError> {
+        self.send_in_region(cmd, None).await
+    }
+
+    /// [`Focus::send`], where an `Offer` that places its conference prefers bridges in
+    /// `region` (the client's hint), else the configured `prefer_region`.
+    pub async fn send_in_region(&self, cmd: FocusToBridge, region: Option<&str>) -> Result<(), FocusError> {
         let (bridge, link) = match &cmd {
-            FocusToBridge::Offer { target, .. } => {
-                let region = self.inner.config.prefer_region.as_deref();
-                self.place_inner(&target.conference, region)?
+            FocusToBridge::Offer { target, display_name, .. } => {
+                let region = region.or(self.inner.config.prefer_region.as_deref());
+                let route = self.join_inner(&target.conference, region)?;
+                self.participants().joined(&target.conference, &target.endpoint, display_name);
+                route
             }
-            FocusToBridge::Answer { target, .. } | FocusToBridge::ExpireEndpoint { target } => {
-                self.route(&target.conference)?
+            FocusToBridge::Answer { target, .. } => self.route(&target.conference)?,
+            FocusToBridge::ExpireEndpoint { target } => {
+                let route = self.route(&target.conference)?;
+                self.left(&target.conference, &target.endpoint);
+                route
             }
             FocusToBridge::ExpireConference { conference } => {
                 let route = self.route(conference)?;
                 let mut state = self.state();
                 state.forget_conference(conference);
+                self.participants().forget(conference);
                 self.inner.metrics.conferences.set(state.conferences().len() as i64);
                 route
             }
@@ -114,6 +162,17 @@ impl Focus {
     /// hint: a bridge in that region wins whenever one can take the conference.
     pub fn place(&self, conference: &str, region: Option<&str>) -> Result<String, FocusError> {
         self.place_inner(conference, region).map(|(id, _)| id)
+    }
+
+    /// Conference moves (a bridge died), for signaling to tell the participants.
+    pub fn subscribe_moves(&self) -> broadcast::Receiver<ConferenceMoved> {
+        self.inner.moves.subscribe()
+    }
+
+    /// The endpoint as its bridge reported it when it (re-)registered, if it did: what a
+    /// client resuming its session after a focus restart is checked against.
+    pub fn hosted_endpoint(&self, conference: &str, endpoint: &str) -> Option<HostedEndpoint> {
+        self.state().hosted_endpoint(conference, endpoint).cloned()
     }
 
     /// The bridge hosting `conference`, if any.
@@ -146,8 +205,9 @@ impl Focus {
     }
 
     /// Ask a bridge to stop taking conferences (or to take them again); placement skips a
-    /// draining bridge at once.
-    pub async fn drain(&self, bridge_id: &str, draining: bool) -> Result<(), FocusError> {
+    /// draining bridge at once. Returns the bridge as it is now: an undrained bridge that
+    /// drains on its own (SIGTERM) stays `draining`.
+    pub async fn drain(&self, bridge_id: &str, draining: bool) -> Result<BridgeInfo, FocusError> {
         let link = self
             .state()
             .set_draining(bridge_id, draining)
@@ -155,7 +215,11 @@ impl Focus {
         tracing::info!(bridge = bridge_id, draining, "drain requested");
         link.send(FocusToBridge::Drain { draining })
             .await
-            .map_err(|_| FocusError::LinkClosed(bridge_id.to_string()))
+            .map_err(|_| FocusError::LinkClosed(bridge_id.to_string()))?;
+        self.bridges()
+            .into_iter()
+            .find(|b| b.id == bridge_id)
+            .ok_or_else(|| FocusError::UnknownBridge(bridge_id.to_string()))
     }
 
     /// Every registered bridge, ordered by id.
@@ -166,6 +230,9 @@ impl Focus {
             .bridges()
             .map(|b| BridgeInfo {
                 id: b.registration.bridge_id.clone(),
+                state: state.state(b, now),
+                stress: b.stats.stress,
+                endpoints: b.stats.endpoints,
                 region: b.registration.region.clone(),
                 version: b.registration.version.clone(),
                 media_addr: b.registration.media_addr.clone(),
@@ -182,6 +249,32 @@ impl Focus {
     /// conference → bridge id.
     pub fn conferences(&self) -> BTreeMap<String, String> {
         self.state().conferences().clone()
+    }
+
+    /// Every placed conference with its bridge and participants, ordered by room.
+    pub fn conference_list(&self) -> Vec<ConferenceInfo> {
+        let placed = self.conferences();
+        let participants = self.participants();
+        placed
+            .into_iter()
+            .map(|(room, bridge)| ConferenceInfo { participants: participants.of(&room), room, bridge })
+            .collect()
+    }
+
+    /// Set the bridges-by-state gauges (states change with time alone: read them on scrape).
+    pub(crate) fn update_state_gauges(&self) {
+        let now = now();
+        let state = self.state();
+        let mut counts = [0i64; BridgeState::ALL.len()];
+        for b in state.bridges() {
+            let s = state.state(b, now);
+            if let Some(i) = BridgeState::ALL.iter().position(|x| *x == s) {
+                counts[i] += 1;
+            }
+        }
+        for (s, n) in BridgeState::ALL.iter().zip(counts) {
+            self.inner.metrics.bridge_states.with_label_values(&[s.as_str()]).set(n);
+        }
     }
 
     pub fn config(&self) -> &FocusConfig {
@@ -210,6 +303,19 @@ impl Focus {
         Ok((id, link))
     }
 
+    /// Route a join: place the conference if it has none, else count the join against its
+    /// bridge until that bridge's next report.
+    fn join_inner(&self, conference: &str, region: Option<&str>) -> Result<(String, LinkTx), FocusError> {
+        let route = self.state().route(conference);
+        match route {
+            Some(route) => {
+                self.state().note_join(conference);
+                Ok(route)
+            }
+            None => self.place_inner(conference, region),
+        }
+    }
+
     fn route(&self, conference: &str) -> Result<(String, LinkTx), FocusError> {
         self.state()
             .route(conference)
@@ -220,6 +326,20 @@ impl Focus {
         // A panic while holding the lock is a bug elsewhere; the registry itself stays
         // consistent between calls, so keep serving rather than poisoning every caller.
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn participants(&self) -> MutexGuard<'_, Participants> {
+        self.inner.participants.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A participant left; the last one out ends the conference, so that its placement
+    /// (and the bridge's load) does not outlive it.
+    fn left(&self, conference: &str, endpoint: &str) {
+        let mut state = self.state();
+        if self.participants().left(conference, endpoint) && state.forget_conference(conference) {
+            self.inner.metrics.conferences.set(state.conferences().len() as i64);
+            tracing::info!(conference, "conference ended: its last participant left");
+        }
     }
 }
 
@@ -253,6 +373,10 @@ impl Focus {
             state.remove(&bridge_id, link_id);
             return None;
         }
+        // An operator's drain outlives a reconnect; the bridge forgets it on `Registered`.
+        if state.bridge(&bridge_id).is_some_and(|b| b.drain_requested) {
+            let _ = link.try_send(FocusToBridge::Drain { draining: true });
+        }
         self.inner.metrics.bridges.set(state.bridges().count() as i64);
         self.inner.metrics.conferences.set(state.conferences().len() as i64);
         tracing::info!(
@@ -269,9 +393,8 @@ impl Focus {
             // A reconnect after a silent drop, or two bridges sharing one id (they will flap).
             tracing::warn!(bridge = %bridge_id, "bridge id was registered over another link; that link is superseded");
         }
-        for conference in &outcome.conflicts {
-            tracing::warn!(bridge = %bridge_id, conference, "bridge reports a conference placed elsewhere");
-        }
+        expire_conflicts(&bridge_id, &link, &outcome.conflicts);
+        self.adopt_endpoints(&registration, &outcome.conflicts);
         Some(Session { bridge_id, link_id })
     }
 
@@ -279,14 +402,15 @@ impl Focus {
     /// has been superseded. A refused update keeps the old registration.
     pub(crate) fn reregister(&self, session: &Session, registration: Registration) -> bool {
         let mut state = self.state();
-        match state.reregister(session.link_id, registration, now()) {
+        match state.reregister(session.link_id, registration.clone(), now()) {
             None => false,
             Some(Ok(outcome)) => {
                 self.inner.metrics.conferences.set(state.conferences().len() as i64);
                 tracing::info!(bridge = %session.bridge_id, adopted = outcome.adopted.len(), "bridge re-registered");
-                for conference in &outcome.conflicts {
-                    tracing::warn!(bridge = %session.bridge_id, conference, "bridge reports a conference placed elsewhere");
+                if let Some(link) = state.bridge(&session.bridge_id).map(|b| b.link.clone()) {
+                    expire_conflicts(&session.bridge_id, &link, &outcome.conflicts);
                 }
+                self.adopt_endpoints(&registration, &outcome.conflicts);
                 true
             }
             Some(Err(e)) => {
@@ -345,28 +469,136 @@ impl Focus {
             EndpointEvent::IngestStopped { .. } => "ingest_stopped",
         };
         self.inner.metrics.endpoint_events.with_label_values(&[kind]).inc();
+        match &event {
+            EndpointEvent::Answer { target, .. } => self.note_failover_answer(&target.conference, &target.endpoint),
+            EndpointEvent::Expired { target, .. } | EndpointEvent::IngestStopped { target } => {
+                self.left(&target.conference, &target.endpoint)
+            }
+            EndpointEvent::IngestStarted { target, display_name } => {
+                self.participants().joined(&target.conference, &target.endpoint, display_name)
+            }
+            _ => {}
+        }
         if self.inner.events.send(event).await.is_err() {
             self.inner.metrics.dropped("no_event_consumer");
         }
     }
 
+    /// The bridge drains on its own (SIGTERM) or stopped doing so; false when the session
+    /// has been superseded.
+    pub(crate) fn bridge_draining(&self, session: &Session, draining: bool) -> bool {
+        tracing::info!(bridge = %session.bridge_id, draining, "bridge reports its drain state");
+        self.state().set_reported_draining(&session.bridge_id, session.link_id, draining, now())
+    }
+
+    /// A draining bridge reached its deadline: move `conferences` to other bridges and tell
+    /// signaling, exactly as for a dead bridge (the participants renegotiate there) — the old
+    /// bridge keeps forwarding meanwhile and exits shortly. False when the session has been
+    /// superseded.
+    pub(crate) fn evacuate(&self, session: &Session, conferences: Vec<String>) -> bool {
+        let now = now();
+        let mut state = self.state();
+        if !state.touch(&session.bridge_id, session.link_id, now) {
+            return false;
+        }
+        let mut moved = Vec::new();
+        for conference in conferences {
+            // Only what is still on this bridge: a conference may have ended or moved.
+            if state.route(&conference).is_some_and(|(id, _)| id == session.bridge_id) {
+                state.forget_conference(&conference);
+                // The bridge reported `Draining` first, so placement cannot pick it again.
+                let to = state.place(&conference, None, now).ok().map(|(id, _, _)| id);
+                moved.push(Moved { conference, to });
+            }
+        }
+        self.inner.metrics.conferences.set(state.conferences().len() as i64);
+        drop(state);
+        self.inner.metrics.evacuated_conferences.inc_by(moved.len() as u64);
+        for m in moved {
+            match &m.to {
+                Some(to) => {
+                    self.inner.metrics.placements.inc();
+                    tracing::warn!(conference = %m.conference, from = %session.bridge_id, to = %to, "drain deadline: conference moved to another bridge");
+                }
+                None => tracing::warn!(conference = %m.conference, from = %session.bridge_id, "drain deadline: no bridge can take the conference; its next offer places it"),
+            }
+            let _ = self.inner.moves.send(ConferenceMoved { conference: m.conference, from: session.bridge_id.clone(), to: m.to });
+        }
+        true
+    }
+
     /// The session ended: drop the bridge and its placements.
     pub(crate) fn unregister(&self, session: &Session, reason: &str) {
+        let now = now();
         let mut state = self.state();
-        let Some(orphaned) = state.remove(&session.bridge_id, session.link_id) else {
+        if *self.inner.stop.borrow() {
+            // The focus is going away, not the bridge: it keeps its conferences and reports
+            // them to the next focus. Moving them now would tear down live media.
+            state.remove(&session.bridge_id, session.link_id);
+            tracing::info!(bridge = %session.bridge_id, reason, "bridge link closed at shutdown");
+            return;
+        }
+        let last_seen = state.bridge(&session.bridge_id).map_or(now, |b| b.last_seen);
+        let Some(moved) = state.fail_over(&session.bridge_id, session.link_id, now) else {
             tracing::info!(bridge = %session.bridge_id, reason, "superseded bridge link ended");
             return;
         };
         self.inner.metrics.bridges.set(state.bridges().count() as i64);
         self.inner.metrics.conferences.set(state.conferences().len() as i64);
-        self.inner.metrics.orphaned_conferences.inc_by(orphaned.len() as u64);
-        // Re-placing these conferences and renegotiating their participants is future work.
-        tracing::warn!(
-            bridge = %session.bridge_id,
-            reason,
-            orphaned = ?orphaned,
-            "bridge removed; its conferences are forgotten"
-        );
+        self.inner.metrics.orphaned_conferences.inc_by(moved.len() as u64);
+        drop(state);
+        tracing::warn!(bridge = %session.bridge_id, reason, conferences = moved.len(), "bridge removed; moving its conferences");
+        let mut failovers = self.failovers();
+        failovers.retain(|_, (at, _)| now.saturating_duration_since(*at) < FAILOVER_WINDOW);
+        for m in moved {
+            match &m.to {
+                Some(to) => {
+                    self.inner.metrics.failovers.inc();
+                    self.inner.metrics.placements.inc();
+                    tracing::warn!(conference = %m.conference, from = %session.bridge_id, to = %to, "conference moved to another bridge");
+                }
+                None => tracing::warn!(conference = %m.conference, from = %session.bridge_id, "no bridge can take the conference; its next offer places it"),
+            }
+            failovers.insert(m.conference.clone(), (last_seen, HashSet::new()));
+            // Nobody subscribed (a focus without signaling): nobody to tell.
+            let _ = self.inner.moves.send(ConferenceMoved { conference: m.conference, from: session.bridge_id.clone(), to: m.to });
+        }
+    }
+
+    /// Endpoints a (re-)registering bridge reports are participants of its conferences
+    /// (after a focus restart nobody else told us), except in conferences that live elsewhere.
+    fn adopt_endpoints(&self, registration: &Registration, conflicts: &[String]) {
+        let mut participants = self.participants();
+        for e in registration.endpoints.iter().filter(|e| !conflicts.contains(&e.target.conference)) {
+            participants.joined(&e.target.conference, &e.target.endpoint, &e.display_name);
+        }
+    }
+
+    /// A moved participant's new bridge answered: one failover done, timed from the old
+    /// bridge's last message.
+    fn note_failover_answer(&self, conference: &str, endpoint: &str) {
+        let mut failovers = self.failovers();
+        let Some((since, answered)) = failovers.get_mut(conference) else { return };
+        if answered.insert(endpoint.to_owned()) {
+            let secs = now().saturating_duration_since(*since).as_secs_f64();
+            self.inner.metrics.failover_seconds.observe(secs);
+            tracing::info!(conference, endpoint, secs, "moved participant answered by its new bridge");
+        }
+    }
+
+    fn failovers(&self) -> MutexGuard<'_, HashMap<String, (Instant, HashSet<String>)>> {
+        self.inner.failovers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A bridge came back still running conferences that moved elsewhere while it was away (it
+/// was declared dead): end them there, so that their stale endpoints stop.
+fn expire_conflicts(bridge_id: &str, link: &LinkTx, conflicts: &[String]) {
+    for conference in conflicts {
+        tracing::warn!(bridge = %bridge_id, conference, "bridge reports a conference placed elsewhere; expiring it there");
+        if link.try_send(FocusToBridge::ExpireConference { conference: conference.clone() }).is_err() {
+            tracing::warn!(bridge = %bridge_id, conference, "link full: stale conference not expired");
+        }
     }
 }
 

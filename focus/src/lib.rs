@@ -11,10 +11,18 @@
 //!    `Register` on the same link updates the registration; conferences a (re-)registering
 //!    bridge lists as hosted are placed on it again if they have no bridge.
 //! 3. [`Focus::send`] routes a request: an `Offer` for a conference with no bridge places it
-//!    first ([`placement::pick`], a pure function: least stress, then fewest conferences,
-//!    then id; healthy and non-draining only; region-preferring).
-//! 4. A link that closes, or a bridge silent for `heartbeat_timeout`, removes the bridge and
-//!    forgets its placements (re-placing them is future work; they are logged and counted).
+//!    first ([`placement::pick`], a pure function: least stress corrected for joins since
+//!    the bridge's last report, then fewest conferences, then id; healthy, non-draining and
+//!    under the stress ceiling and participant limit only; region-preferring).
+//! 4. A link that closes, or a bridge silent for `heartbeat_timeout`, removes the bridge;
+//!    each of its conferences is placed on another bridge at once and announced on
+//!    [`Focus::subscribe_moves`] ([`ConferenceMoved`]) so that signaling tells every
+//!    participant to renegotiate there. A bridge that comes back still running a moved
+//!    conference is told to expire it.
+//! 5. Drain: an operator (`POST /v1/bridges/{id}/drain`) or the bridge itself (SIGTERM,
+//!    `Draining`) takes a bridge out of placement; its conferences go on. At its drain
+//!    deadline the bridge sends `Evacuate` with what is left, and the focus takes those
+//!    conferences off it. The last participant out of a conference ends its placement.
 //!
 //! Ownership: the registry ([`registry::Registry`], sans-IO, time passed in) sits behind one
 //! mutex in [`Focus`] that is never held across an `.await`. The HTTP edge lives in `http`
@@ -28,12 +36,13 @@ mod focus;
 mod http;
 mod link;
 mod metrics;
+pub mod participants;
 pub mod placement;
 pub mod registry;
 mod service;
 
 pub use config::{ConfigError, FocusArgs, FocusConfig};
 pub use error::FocusError;
-pub use focus::{BridgeInfo, Focus, EVENT_QUEUE};
+pub use focus::{BridgeInfo, ConferenceInfo, ConferenceMoved, Focus, EVENT_QUEUE};
 pub use link::ws::PING_INTERVAL;
 pub use service::FocusService;

@@ -1,10 +1,14 @@
 //! The focus's Prometheus metrics, registered in the registry its owner hands in (never the
 //! global default: tests run several stacks in one process).
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 pub(crate) struct FocusMetrics {
     pub bridges: IntGauge,
+    /// Registered bridges by state (healthy, draining, dead); set on every scrape.
+    pub bridge_states: IntGaugeVec,
+    /// Conferences a draining bridge still hosted at its deadline, taken off it.
+    pub evacuated_conferences: IntCounter,
     pub conferences: IntGauge,
     pub placements: IntCounter,
     /// Links refused or lost, by reason.
@@ -15,6 +19,10 @@ pub(crate) struct FocusMetrics {
     pub orphaned_conferences: IntCounter,
     /// Messages from bridges that were dropped, by reason.
     pub dropped_messages: IntCounterVec,
+    /// Conferences moved off a dead bridge.
+    pub failovers: IntCounter,
+    /// From a dead bridge's last message to the new bridge's answer, per participant.
+    pub failover_seconds: Histogram,
 }
 
 pub(crate) const EVENT_TYPES: [&str; 4] = ["answer", "offer", "failed", "expired"];
@@ -23,6 +31,16 @@ impl FocusMetrics {
     pub fn new(registry: &Registry) -> Self {
         let m = Self {
             bridges: IntGauge::new("ponte_focus_bridges", "Registered bridges.").unwrap(),
+            bridge_states: IntGaugeVec::new(
+                Opts::new("ponte_focus_bridges_by_state", "Registered bridges by state."),
+                &["state"],
+            )
+            .unwrap(),
+            evacuated_conferences: IntCounter::new(
+                "ponte_focus_evacuated_conferences_total",
+                "Conferences moved off a draining bridge at its drain deadline.",
+            )
+            .unwrap(),
             conferences: IntGauge::new("ponte_focus_conferences", "Conferences placed on a bridge.")
                 .unwrap(),
             placements: IntCounter::new("ponte_focus_placements_total", "Conferences placed.").unwrap(),
@@ -46,11 +64,38 @@ impl FocusMetrics {
                 "Messages from bridges dropped, by reason.",
                 "reason",
             ),
+            failovers: IntCounter::new(
+                "ponte_focus_failovers_total",
+                "Conferences moved to another bridge because theirs died.",
+            )
+            .unwrap(),
+            failover_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "ponte_focus_failover_seconds",
+                    "Seconds from a dead bridge's last message to a moved participant's answer from its new bridge.",
+                )
+                .buckets(vec![0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0]),
+            )
+            .unwrap(),
         };
         for t in EVENT_TYPES {
             m.endpoint_events.with_label_values(&[t]);
         }
+        for s in crate::registry::BridgeState::ALL {
+            m.bridge_states.with_label_values(&[s.as_str()]);
+        }
         m.register(registry);
+        // Kept out of the array above so that other additions there do not collide.
+        for c in [
+            Box::new(m.bridge_states.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(m.evacuated_conferences.clone()),
+            Box::new(m.failovers.clone()),
+            Box::new(m.failover_seconds.clone()),
+        ] {
+            if let Err(e) = registry.register(c) {
+                tracing::warn!(error = %e, "focus metric not registered");
+            }
+        }
         m
     }
 

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use ponte_proto::link::{BridgeStats, Registration, LINK_VERSION};
 
-use crate::placement::{self, Candidate};
+use ponte_proto::link::HostedEndpoint;
+
+use crate::placement::{self, Candidate, Policy};
 
 /// Identifies one link session, so that a stale link cannot touch the entry of a bridge
 /// that has since re-registered over a new link.
@@ -26,11 +28,36 @@ pub struct BridgeEntry<L> {
     /// Set by an operator; placement also skips bridges that report `draining` themselves.
     pub drain_requested: bool,
     pub conferences: BTreeSet<String>,
+    /// Joins sent to this bridge since its last stats report (placement's stale-stress
+    /// correction).
+    pub pending_joins: u32,
 }
 
 impl<L> BridgeEntry<L> {
     pub fn draining(&self) -> bool {
         self.drain_requested || self.stats.draining
+    }
+}
+
+/// A bridge as operators see it: `dead` (silent past the heartbeat timeout) beats
+/// `draining` (by operator request or the bridge's own report), which beats `healthy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BridgeState {
+    Healthy,
+    Draining,
+    Dead,
+}
+
+impl BridgeState {
+    pub const ALL: [BridgeState; 3] = [BridgeState::Healthy, BridgeState::Draining, BridgeState::Dead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BridgeState::Healthy => "healthy",
+            BridgeState::Draining => "draining",
+            BridgeState::Dead => "dead",
+        }
     }
 }
 
@@ -57,7 +84,7 @@ pub struct Registered {
 /// Why a conference could not be placed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum PlaceError {
-    #[error("no healthy, non-draining bridge is registered")]
+    #[error("no healthy, non-draining bridge under the placement limits is registered")]
     NoBridge,
 }
 
@@ -68,15 +95,25 @@ pub struct Registry<L> {
     conferences: BTreeMap<String, String>,
     next_link: u64,
     heartbeat_timeout: Duration,
+    policy: Policy,
+}
+
+/// One conference of a dead bridge, and where it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub conference: String,
+    /// None when no other bridge could take it (it is placed again on the next offer).
+    pub to: Option<String>,
 }
 
 impl<L: Clone> Registry<L> {
-    pub fn new(heartbeat_timeout: Duration) -> Self {
+    pub fn new(heartbeat_timeout: Duration, policy: Policy) -> Self {
         Self {
             bridges: BTreeMap::new(),
             conferences: BTreeMap::new(),
             next_link: 0,
             heartbeat_timeout,
+            policy,
         }
     }
 
@@ -112,6 +149,7 @@ impl<L: Clone> Registry<L> {
             stats: previous.as_ref().map(|p| p.stats.clone()).unwrap_or_default(),
             last_seen: now,
             drain_requested: previous.as_ref().is_some_and(|p| p.drain_requested),
+            pending_joins: previous.as_ref().map_or(0, |p| p.pending_joins),
             conferences: previous.map(|p| p.conferences).unwrap_or_default(),
         };
         for conference in entry.registration.conferences.clone() {
@@ -157,6 +195,7 @@ impl<L: Clone> Registry<L> {
             .map(|b| {
                 b.stats = stats;
                 b.last_seen = now;
+                b.pending_joins = 0;
             })
             .is_some()
     }
@@ -172,6 +211,39 @@ impl<L: Clone> Registry<L> {
         Some(entry.conferences.into_iter().collect())
     }
 
+    /// A bridge died (its link ended or it fell silent): drop it and place each of its
+    /// conferences on another bridge. None when `link_id` is not the bridge's current link.
+    pub fn fail_over(&mut self, bridge_id: &str, link_id: LinkId, now: Instant) -> Option<Vec<Moved>> {
+        let orphaned = self.remove(bridge_id, link_id)?;
+        let moved = orphaned
+            .into_iter()
+            .map(|conference| {
+                let to = self.place(&conference, None, now).ok().map(|(id, _, _)| id);
+                Moved { conference, to }
+            })
+            .collect();
+        Some(moved)
+    }
+
+    /// An offer for a placed conference went to its bridge: one more join until its next
+    /// report.
+    pub fn note_join(&mut self, conference: &str) {
+        if let Some(entry) = self.conferences.get(conference).and_then(|id| self.bridges.get_mut(id)) {
+            entry.pending_joins = entry.pending_joins.saturating_add(1);
+        }
+    }
+
+    /// The endpoint `conference`/`endpoint` as the conference's bridge reported it when it
+    /// registered (after a focus restart), if it did.
+    pub fn hosted_endpoint(&self, conference: &str, endpoint: &str) -> Option<&HostedEndpoint> {
+        let bridge = self.bridges.get(self.conferences.get(conference)?)?;
+        bridge
+            .registration
+            .endpoints
+            .iter()
+            .find(|e| e.target.conference == conference && e.target.endpoint == endpoint)
+    }
+
     /// The bridge hosting `conference`, placing it first when it has none.
     /// Returns the bridge id, its link handle and whether this call placed it.
     pub fn place(
@@ -184,9 +256,10 @@ impl<L: Clone> Registry<L> {
             return Ok((id, link, false));
         }
         let candidates = self.candidates(now);
-        let id = placement::pick(&candidates, region).ok_or(PlaceError::NoBridge)?.to_string();
+        let id = placement::pick(&candidates, region, &self.policy).ok_or(PlaceError::NoBridge)?.to_string();
         let entry = self.bridges.get_mut(&id).ok_or(PlaceError::NoBridge)?;
         entry.conferences.insert(conference.to_string());
+        entry.pending_joins = entry.pending_joins.saturating_add(1);
         self.conferences.insert(conference.to_string(), id.clone());
         Ok((id, entry.link.clone(), true))
     }
@@ -225,6 +298,17 @@ impl<L: Clone> Registry<L> {
         Some(entry.link.clone())
     }
 
+    /// The bridge reported its own drain state (ahead of its next stats report, which
+    /// carries the same flag). False if the link has been superseded.
+    pub fn set_reported_draining(&mut self, bridge_id: &str, link_id: LinkId, draining: bool, now: Instant) -> bool {
+        self.current_mut(bridge_id, link_id)
+            .map(|b| {
+                b.stats.draining = draining;
+                b.last_seen = now;
+            })
+            .is_some()
+    }
+
     /// Bridges that have been silent longer than the heartbeat timeout.
     pub fn silent_since(&self, now: Instant) -> impl Iterator<Item = (&str, LinkId)> {
         self.bridges
@@ -250,6 +334,16 @@ impl<L: Clone> Registry<L> {
         now.saturating_duration_since(bridge.last_seen) <= self.heartbeat_timeout
     }
 
+    pub fn state(&self, bridge: &BridgeEntry<L>, now: Instant) -> BridgeState {
+        if !self.is_healthy(bridge, now) {
+            BridgeState::Dead
+        } else if bridge.draining() {
+            BridgeState::Draining
+        } else {
+            BridgeState::Healthy
+        }
+    }
+
     fn candidates(&self, now: Instant) -> Vec<Candidate<'_>> {
         self.bridges
             .iter()
@@ -257,6 +351,8 @@ impl<L: Clone> Registry<L> {
                 id,
                 region: b.registration.region.as_deref(),
                 stress: b.stats.stress,
+                endpoints: b.stats.endpoints,
+                pending_joins: b.pending_joins,
                 conferences: b.conferences.len(),
                 healthy: self.is_healthy(b, now),
                 draining: b.draining(),
@@ -286,6 +382,7 @@ mod tests {
             media_addr: "127.0.0.1:10000".into(),
             ingest_addrs: vec![],
             conferences: vec![],
+            endpoints: vec![],
         }
     }
 
@@ -296,7 +393,7 @@ mod tests {
     #[test]
     fn places_on_least_stressed_and_remembers() {
         let now = Instant::now();
-        let mut r = Registry::<()>::new(TIMEOUT);
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
         let (a, b) = (r.new_link_id(), r.new_link_id());
         r.register(a, (), registration("a"), now).unwrap();
         r.register(b, (), registration("b"), now).unwrap();
@@ -312,7 +409,7 @@ mod tests {
     #[test]
     fn silent_and_draining_bridges_get_nothing() {
         let now = Instant::now();
-        let mut r = Registry::<()>::new(TIMEOUT);
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
         let a = r.new_link_id();
         r.register(a, (), registration("a"), now).unwrap();
         let later = now + TIMEOUT + Duration::from_millis(1);
@@ -325,9 +422,30 @@ mod tests {
     }
 
     #[test]
+    fn drain_state_from_operator_and_from_the_bridge() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
+        let (a, stale) = (r.new_link_id(), r.new_link_id());
+        r.register(a, (), registration("a"), now).unwrap();
+        let state = |r: &Registry<()>, at| r.state(r.bridge("a").unwrap(), at);
+        assert_eq!(state(&r, now), BridgeState::Healthy);
+        r.set_draining("a", true).unwrap();
+        assert_eq!(state(&r, now), BridgeState::Draining);
+        r.set_draining("a", false).unwrap();
+        assert_eq!(state(&r, now), BridgeState::Healthy);
+        assert!(!r.set_reported_draining("a", stale, true, now), "stale link is ignored");
+        assert!(r.set_reported_draining("a", a, true, now));
+        assert_eq!(state(&r, now), BridgeState::Draining);
+        assert_eq!(r.place("room", None, now), Err(PlaceError::NoBridge));
+        r.set_draining("a", false).unwrap();
+        assert_eq!(state(&r, now), BridgeState::Draining, "an operator cannot undo the bridge's own drain");
+        assert_eq!(state(&r, now + TIMEOUT * 2), BridgeState::Dead, "silence beats draining");
+    }
+
+    #[test]
     fn removal_forgets_placements_and_ignores_stale_links() {
         let now = Instant::now();
-        let mut r = Registry::<()>::new(TIMEOUT);
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
         let (old, new) = (r.new_link_id(), r.new_link_id());
         r.register(old, (), registration("a"), now).unwrap();
         r.place("room", None, now).unwrap();
@@ -344,7 +462,7 @@ mod tests {
     #[test]
     fn reported_conferences_are_adopted() {
         let now = Instant::now();
-        let mut r = Registry::<()>::new(TIMEOUT);
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
         let (a, b) = (r.new_link_id(), r.new_link_id());
         r.register(a, (), registration("a"), now).unwrap();
         r.place("taken", None, now).unwrap();
@@ -361,7 +479,7 @@ mod tests {
     #[test]
     fn reregistration_on_the_same_link_adopts_conferences() {
         let now = Instant::now();
-        let mut r = Registry::<()>::new(TIMEOUT);
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
         let (a, other) = (r.new_link_id(), r.new_link_id());
         r.register(a, (), registration("a"), now).unwrap();
         r.record_stats("a", a, stress(0.4), now);
@@ -375,9 +493,61 @@ mod tests {
     }
 
     #[test]
+    fn a_dead_bridges_conferences_move_to_the_others() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
+        let (a, b, c) = (r.new_link_id(), r.new_link_id(), r.new_link_id());
+        for (l, id) in [(a, "a"), (b, "b"), (c, "c")] {
+            r.register(l, (), registration(id), now).unwrap();
+        }
+        r.record_stats("a", a, stress(0.0), now);
+        r.record_stats("b", b, stress(0.5), now);
+        r.record_stats("c", c, stress(0.5), now);
+        assert_eq!(r.place("one", None, now).unwrap().0, "a");
+        assert_eq!(r.place("two", None, now).unwrap().0, "a");
+        assert_eq!(r.fail_over("a", b, now), None, "only a's own link");
+        let moved = r.fail_over("a", a, now).unwrap();
+        let targets: Vec<_> = moved.iter().map(|m| (m.conference.as_str(), m.to.as_deref())).collect();
+        assert_eq!(targets, [("one", Some("b")), ("two", Some("c"))], "the second sees the first's pending join");
+        assert_eq!(r.route("two").unwrap().0, "c");
+        assert!(r.bridge("a").is_none());
+        let (d,) = (r.new_link_id(),);
+        r.register(d, (), registration("d"), now).unwrap();
+        r.set_draining("b", true);
+        r.set_draining("c", true);
+        r.set_draining("d", true);
+        let moved = r.fail_over("b", b, now).unwrap();
+        assert_eq!(moved, [Moved { conference: "one".into(), to: None }], "nobody can take it");
+        assert!(r.route("one").is_none());
+    }
+
+    #[test]
+    fn joins_count_until_the_next_report_and_reported_endpoints_resume() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
+        let a = r.new_link_id();
+        let mut reg = registration("a");
+        reg.conferences = vec!["room".into()];
+        reg.endpoints = vec![HostedEndpoint {
+            target: ponte_proto::link::EndpointRef { conference: "room".into(), endpoint: "ep".into() },
+            display_name: "Ann".into(),
+            resume_hash: Some("h".into()),
+        }];
+        r.register(a, (), reg, now).unwrap();
+        assert_eq!(r.hosted_endpoint("room", "ep").unwrap().display_name, "Ann");
+        assert!(r.hosted_endpoint("room", "other").is_none());
+        assert!(r.hosted_endpoint("elsewhere", "ep").is_none());
+        r.note_join("room");
+        r.place("new", None, now).unwrap();
+        assert_eq!(r.bridge("a").unwrap().pending_joins, 2);
+        r.record_stats("a", a, stress(0.1), now);
+        assert_eq!(r.bridge("a").unwrap().pending_joins, 0);
+    }
+
+    #[test]
     fn bad_registrations_are_refused() {
         let now = Instant::now();
-        let mut r = Registry::<()>::new(TIMEOUT);
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
         let l = r.new_link_id();
         assert_eq!(r.register(l, (), registration("a/b"), now), Err(RegisterError::BadBridgeId));
         assert_eq!(r.register(l, (), registration(""), now), Err(RegisterError::BadBridgeId));

@@ -6,7 +6,9 @@
 //! the spawned task. The handle reads state the task publishes (roster and events at once,
 //! media counters every [`PUBLISH_EVERY`]) and sends it commands.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -19,7 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use ponte_proto::channel::{BridgeChannelMessage, ClientChannelMessage};
-use ponte_proto::signal::{ClientMessage, ErrorCode, ServerMessage, PROTOCOL_VERSION};
+use ponte_proto::signal::{ClientMessage, ErrorCode, Resume, ServerMessage, PROTOCOL_VERSION};
 use ponte_proto::MediaKind;
 
 use crate::error::ParticipantError;
@@ -32,6 +34,8 @@ pub use ponte_proto::signal::Participant as RosterEntry;
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(100);
 const KEEPALIVE_EVERY: Duration = Duration::from_secs(15);
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a participant whose signaling connection dropped keeps trying to resume.
+const RESUME_FOR: Duration = Duration::from_secs(30);
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -65,6 +69,8 @@ pub struct ParticipantOptions {
     /// Open a data channel to the bridge: [`Participant::send_constraints`],
     /// [`Participant::channel_messages`].
     pub data_channel: bool,
+    /// Region hint sent with `join` (placement prefers a bridge there).
+    pub region: Option<String>,
     /// Video payload bitrate, all simulcast layers together; see [`SessionConfig::video_kbps`].
     pub video_kbps: Option<u32>,
 }
@@ -86,6 +92,7 @@ impl Default for ParticipantOptions {
             simulcast: false,
             audio_level: None,
             data_channel: false,
+            region: None,
             video_kbps: None,
         }
     }
@@ -114,6 +121,11 @@ struct Shared {
     channel: Vec<BridgeChannelMessage>,
     /// Why the task ended, once it has.
     ended: Option<String>,
+    /// Media sessions started on `renegotiate` (the bridge died), and when the last began.
+    renegotiations: u32,
+    renegotiated_at: Option<Instant>,
+    /// Signaling connections resumed after a drop (the media session went on).
+    resumes: u32,
 }
 
 #[derive(Debug)]
@@ -166,10 +178,8 @@ impl Participant {
             video_kbps: opts.video_kbps,
         };
         let sender_tag = config.sender_tag;
-        let mut session = Session::new(Instant::now(), config, local_addr)?;
-        let offer = session
-            .make_offer(Instant::now())?
-            .ok_or_else(|| ParticipantError::Protocol("a new session had nothing to offer".into()))?;
+        let (session, offer) = new_session(config.clone(), local_addr)?;
+        let proof = ponte_proto::resume::ice_pwd(&offer).map(str::to_owned);
         let (mut ws_tx, ws_rx) = ws.split();
         send(&mut ws_tx, &ClientMessage::Offer { sdp: offer }).await?;
 
@@ -177,10 +187,20 @@ impl Participant {
         let (commands, commands_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             session,
+            session_config: config,
             socket,
             local_addr,
-            ws_tx,
-            ws_rx,
+            ws_tx: Some(ws_tx),
+            ws_rx: Some(ws_rx),
+            rejoin: Rejoin {
+                ws_url: ws_url.to_owned(),
+                room: room.to_owned(),
+                display_name: display_name.to_owned(),
+                opts: opts.clone(),
+                participant_id: welcome.participant_id.clone(),
+                proof,
+            },
+            reconnect: None,
             commands: commands_rx,
             shared: shared.clone(),
             media_via: opts.media_via,
@@ -240,6 +260,19 @@ impl Participant {
 
     pub fn is_connected(&self) -> bool {
         self.lock().stats.connected
+    }
+
+    /// How many times the server told us to renegotiate (our bridge died) and we started a
+    /// new media session, and when the last one started.
+    pub fn renegotiations(&self) -> (u32, Option<Instant>) {
+        let s = self.lock();
+        (s.renegotiations, s.renegotiated_at)
+    }
+
+    /// How many times the signaling connection dropped and we resumed our media session
+    /// through a new one.
+    pub fn resumes(&self) -> u32 {
+        self.lock().resumes
     }
 
     /// Why the participant's task ended (`bye`, socket closed, ...), if it has.
@@ -357,6 +390,16 @@ async fn handshake(
     display_name: &str,
     opts: &ParticipantOptions,
 ) -> Result<(Ws, Welcome), ParticipantError> {
+    handshake_with(ws_url, room, display_name, opts, None).await
+}
+
+async fn handshake_with(
+    ws_url: &str,
+    room: &str,
+    display_name: &str,
+    opts: &ParticipantOptions,
+    resume: Option<Resume>,
+) -> Result<(Ws, Welcome), ParticipantError> {
     let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await?;
     let join = ClientMessage::Join {
         room: room.to_owned(),
@@ -365,6 +408,8 @@ async fn handshake(
         version: PROTOCOL_VERSION,
         audio_muted: false,
         video_muted: false,
+        region: opts.region.clone(),
+        resume,
     };
     send(&mut ws, &join).await?;
     loop {
@@ -376,6 +421,22 @@ async fn handshake(
             ServerMessage::Bye { reason } => return Err(ParticipantError::Closed(reason)),
             _ => {}
         }
+    }
+}
+
+/// The next frame of the signaling connection; pending while it is down.
+async fn next_frame(rx: &mut Option<SplitStream<Ws>>) -> Option<Result<Message, tokio_tungstenite::tungstenite::Error>> {
+    match rx {
+        Some(rx) => rx.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The resume in progress; pending when there is none.
+async fn reconnecting(reconnect: &mut Option<Reconnect>) -> Result<(Ws, Welcome), ParticipantError> {
+    match reconnect {
+        Some(r) => r.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -406,13 +467,70 @@ where
     Ok(())
 }
 
+/// A new media session and its first offer.
+fn new_session(config: SessionConfig, local_addr: SocketAddr) -> Result<(Session, String), ParticipantError> {
+    let mut session = Session::new(Instant::now(), config, local_addr)?;
+    let offer = session
+        .make_offer(Instant::now())?
+        .ok_or_else(|| ParticipantError::Protocol("a new session had nothing to offer".into()))?;
+    Ok((session, offer))
+}
+
+/// What it takes to come back through a new signaling connection.
+struct Rejoin {
+    ws_url: String,
+    room: String,
+    display_name: String,
+    opts: ParticipantOptions,
+    participant_id: String,
+    /// The ICE password of our current media session's offer.
+    proof: Option<String>,
+}
+
+type Reconnect = Pin<Box<dyn Future<Output = Result<(Ws, Welcome), ParticipantError>> + Send>>;
+
+impl Rejoin {
+    /// Keep trying to resume for [`RESUME_FOR`], backing off from 200 ms to 2 s.
+    fn start(&self) -> Reconnect {
+        let (url, room, name, opts) = (self.ws_url.clone(), self.room.clone(), self.display_name.clone(), self.opts.clone());
+        let resume = self.proof.clone().map(|proof| Resume { participant_id: self.participant_id.clone(), proof });
+        Box::pin(async move {
+            let Some(resume) = resume else {
+                return Err(ParticipantError::Closed("signaling connection lost and our offer had no ICE password to resume with".into()));
+            };
+            let deadline = tokio::time::Instant::now() + RESUME_FOR;
+            let mut wait = Duration::from_millis(200);
+            loop {
+                let attempt = tokio::time::timeout(opts.join_timeout, handshake_with(&url, &room, &name, &opts, Some(resume.clone()))).await;
+                match attempt {
+                    Ok(Ok(done)) => return Ok(done),
+                    // Refused for good (wrong proof, taken): resuming will not work.
+                    Ok(Err(e @ ParticipantError::Refused { .. })) => return Err(e),
+                    Ok(Err(e)) => tracing::debug!("resume attempt failed: {e}"),
+                    Err(_) => tracing::debug!("resume attempt timed out"),
+                }
+                if tokio::time::Instant::now() + wait > deadline {
+                    return Err(ParticipantError::Timeout("resume"));
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+        })
+    }
+}
+
 /// The participant's task: owns the session and both connections.
 struct Driver {
     session: Session,
+    /// For a new session when the bridge dies.
+    session_config: SessionConfig,
     socket: UdpSocket,
     local_addr: SocketAddr,
-    ws_tx: SplitSink<Ws, Message>,
-    ws_rx: SplitStream<Ws>,
+    /// None while the signaling connection is down and `reconnect` runs.
+    ws_tx: Option<SplitSink<Ws, Message>>,
+    ws_rx: Option<SplitStream<Ws>>,
+    rejoin: Rejoin,
+    reconnect: Option<Reconnect>,
     commands: mpsc::UnboundedReceiver<Command>,
     shared: Arc<Mutex<Shared>>,
     /// See [`ParticipantOptions::media_via`].
@@ -451,25 +569,76 @@ impl Driver {
                     // ICMP errors surface here on some systems; the next datagram may be fine.
                     Err(e) => tracing::debug!("UDP receive failed: {e}"),
                 },
-                msg = self.ws_rx.next() => {
-                    let Some(msg) = msg else { return Ok("the server closed the WebSocket".into()) };
-                    if let Some(reason) = self.on_ws(msg?).await? {
-                        return Ok(reason);
+                msg = next_frame(&mut self.ws_rx) => {
+                    match msg {
+                        // The server went away without `bye` (a restart): resume.
+                        None | Some(Err(_)) => self.lost_signaling("the server closed the WebSocket"),
+                        Some(Ok(msg)) => {
+                            if let Some(reason) = self.on_ws(msg).await? {
+                                return Ok(reason);
+                            }
+                        }
                     }
                     self.publish();
+                }
+                done = reconnecting(&mut self.reconnect) => {
+                    self.reconnect = None;
+                    let (ws, welcome) = done?;
+                    let (tx, rx) = ws.split();
+                    (self.ws_tx, self.ws_rx) = (Some(tx), Some(rx));
+                    let mut shared = lock(&self.shared);
+                    shared.roster = welcome.roster;
+                    shared.resumes += 1;
+                    tracing::info!(participant = %welcome.participant_id, "resumed through a new signaling connection");
                 }
                 cmd = self.commands.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd).await?,
                     None => {
-                        let _ = send(&mut self.ws_tx, &ClientMessage::Leave {}).await;
+                        if let Some(tx) = &mut self.ws_tx {
+                            let _ = send(tx, &ClientMessage::Leave {}).await;
+                        }
                         return Ok("the handle was dropped".into());
                     }
                 },
                 _ = tokio::time::sleep_until(deadline) => self.session.handle_timeout(Instant::now()),
                 _ = publish.tick() => self.publish(),
-                _ = keepalive.tick() => send(&mut self.ws_tx, &ClientMessage::Ping { id: None }).await?,
+                _ = keepalive.tick() => self.send_ws(&ClientMessage::Ping { id: None }).await,
             }
         }
+    }
+
+    /// The signaling connection dropped: keep media going and resume in the background.
+    fn lost_signaling(&mut self, why: &str) {
+        if self.reconnect.is_none() {
+            tracing::info!(participant = %self.rejoin.participant_id, "{why}; resuming");
+            (self.ws_tx, self.ws_rx) = (None, None);
+            self.reconnect = Some(self.rejoin.start());
+        }
+    }
+
+    /// Send on the signaling connection if it is up; a failure starts a resume.
+    async fn send_ws(&mut self, msg: &ClientMessage) {
+        let Some(tx) = &mut self.ws_tx else { return };
+        if let Err(e) = send(tx, msg).await {
+            self.lost_signaling(&format!("signaling send failed: {e}"));
+        }
+    }
+
+    /// Our bridge died: a new media session (same socket, same tags) offered afresh.
+    async fn renegotiate(&mut self, reason: &str) -> Result<(), ParticipantError> {
+        tracing::info!(participant = %self.rejoin.participant_id, reason, "renegotiating with a new bridge");
+        let (session, offer) = new_session(self.session_config.clone(), self.local_addr)?;
+        self.session.disconnect();
+        self.session = session;
+        self.remote = None;
+        self.rejoin.proof = ponte_proto::resume::ice_pwd(&offer).map(str::to_owned);
+        {
+            let mut shared = lock(&self.shared);
+            shared.renegotiations += 1;
+            shared.renegotiated_at = Some(Instant::now());
+        }
+        self.send_ws(&ClientMessage::Offer { sdp: offer }).await;
+        Ok(())
     }
 
     async fn flush(&mut self) {
@@ -487,7 +656,11 @@ impl Driver {
         let msg = match parse(msg) {
             Ok(Some(msg)) => msg,
             Ok(None) => return Ok(None),
-            Err(ParticipantError::Closed(reason)) => return Ok(Some(reason)),
+            // A close without `bye` first (a server restart): the media session goes on.
+            Err(ParticipantError::Closed(reason)) => {
+                self.lost_signaling(&format!("the server closed the WebSocket ({reason})"));
+                return Ok(None);
+            }
             Err(e) => {
                 tracing::warn!("ignoring server message: {e}");
                 return Ok(None);
@@ -501,9 +674,10 @@ impl Driver {
                 }
             }
             ServerMessage::Offer { sdp, tracks } => match self.session.accept_offer(now, &sdp, &tracks) {
-                Ok(answer) => send(&mut self.ws_tx, &ClientMessage::Answer { sdp: answer }).await?,
+                Ok(answer) => self.send_ws(&ClientMessage::Answer { sdp: answer }).await,
                 Err(e) => tracing::warn!("bridge offer refused: {e}"),
             },
+            ServerMessage::Renegotiate { reason } => self.renegotiate(&reason).await?,
             ServerMessage::Bye { reason } => {
                 self.event(RosterEvent::Bye { reason: reason.clone() });
                 return Ok(Some(reason));
@@ -561,7 +735,8 @@ impl Driver {
                 return Ok(());
             }
         };
-        send(&mut self.ws_tx, &msg).await
+        self.send_ws(&msg).await;
+        Ok(())
     }
 
     fn event(&self, e: RosterEvent) {

@@ -5,6 +5,7 @@
 //! - [`link`]: the focus ⇄ bridge link (JSON over a WebSocket, or in-process channels).
 //! - [`channel`]: the client ⇄ bridge data channel (receiver constraints, speaker events).
 //! - [`names`]: validated room names, display names and ids.
+//! - [`resume`]: the proof a client gives to resume its media session after signaling restarts.
 //!
 //! Every parser here returns a typed error that names the offending field, so that the
 //! edge can answer a bad message with an error instead of dropping the connection.
@@ -12,6 +13,7 @@
 pub mod channel;
 pub mod link;
 pub mod names;
+pub mod resume;
 pub mod signal;
 
 pub use names::{DisplayName, NameError, RoomName};

@@ -64,6 +64,12 @@ pub enum BridgeToFocus {
     /// A live stream wants to go into `conference` on this bridge: place the conference here
     /// if it has no bridge yet. Answered by [`FocusToBridge::ClaimResult`].
     Claim { conference: String },
+    /// The bridge's own drain state changed (SIGTERM: `true`, for good): the focus places
+    /// no new conference on it while true. Also sent after every `Registered` while true.
+    Draining { draining: bool },
+    /// The drain deadline passed with `conferences` still running: the focus moves them to
+    /// other bridges (their participants renegotiate there). The bridge exits soon after.
+    Evacuate { conferences: Vec<String> },
 }
 
 /// Sent once when the link comes up.
@@ -82,6 +88,22 @@ pub struct Registration {
     /// Conferences the bridge already hosts (after a focus restart).
     #[serde(default)]
     pub conferences: Vec<String>,
+    /// Endpoints the bridge already hosts (after a focus restart), so that their clients can
+    /// resume their sessions through a new signaling process.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<HostedEndpoint>,
+}
+
+/// One endpoint a re-registering bridge hosts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostedEndpoint {
+    #[serde(flatten)]
+    pub target: EndpointRef,
+    pub display_name: String,
+    /// [`crate::resume::proof_hash`] of the ICE password in the client's last offer; absent
+    /// when that offer had none (the endpoint cannot be resumed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_hash: Option<String>,
 }
 
 /// Load report, sent every stats interval.

@@ -35,6 +35,14 @@ pub enum ClientMessage {
         audio_muted: bool,
         #[serde(default)]
         video_muted: bool,
+        /// Where the client is (e.g. `eu-west`): a new conference prefers a bridge in this
+        /// region. Optional; ignored when the room already has a bridge.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        region: Option<String>,
+        /// Take over this participant's media session, which still runs on its bridge (after
+        /// the signaling connection or process went away). See [`Resume`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Resume>,
     },
     /// An SDP offer from the client (its first offer, or a renegotiation).
     Offer { sdp: String },
@@ -52,6 +60,18 @@ pub enum ClientMessage {
     /// Leave the room. The server closes the connection after `bye`.
     Leave {},
 }
+
+/// What a `join` carries to resume a media session: the participant id it had, and the ICE
+/// password of its own last offer as the proof (see [`crate::resume`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Resume {
+    pub participant_id: String,
+    pub proof: String,
+}
+
+/// Longest region name accepted in a `join`.
+pub const MAX_REGION_LEN: usize = 64;
 
 fn default_version() -> u32 {
     PROTOCOL_VERSION
@@ -101,6 +121,10 @@ pub enum ServerMessage {
     },
     /// The server ends the session (after `leave`, or when the room closes).
     Bye { reason: String },
+    /// The client's media session is gone (its bridge failed) and the room now lives on
+    /// another bridge: close the peer connection, make a new one with the same local tracks
+    /// and send a fresh `offer`. Roster and signaling connection stay as they are.
+    Renegotiate { reason: String },
     /// A request failed. The connection stays open unless `bye` follows.
     Error {
         code: ErrorCode,
@@ -130,6 +154,9 @@ pub enum ErrorCode {
     /// No bridge can take the room right now.
     Unavailable,
     NegotiationFailed,
+    /// A `join` with `resume` named no media session it could take over (unknown participant,
+    /// wrong proof, or already connected): join afresh.
+    ResumeFailed,
     Internal,
 }
 
@@ -149,6 +176,7 @@ impl ErrorCode {
             Self::Unauthorized => "unauthorized",
             Self::Unavailable => "unavailable",
             Self::NegotiationFailed => "negotiation_failed",
+            Self::ResumeFailed => "resume_failed",
             Self::Internal => "internal",
         }
     }
@@ -211,7 +239,7 @@ impl ClientMessage {
     /// Check values: names, versions and sizes.
     pub fn validate(&self) -> Result<(), SignalError> {
         match self {
-            Self::Join { room, display_name, token, version, .. } => {
+            Self::Join { room, display_name, token, version, region, resume, .. } => {
                 if *version != PROTOCOL_VERSION {
                     return Err(SignalError::field(
                         ErrorCode::UnsupportedVersion,
@@ -223,6 +251,18 @@ impl ClientMessage {
                 DisplayName::parse(display_name).map_err(|e| SignalError::invalid("display_name", e))?;
                 if token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN_LEN) {
                     return Err(SignalError::field(ErrorCode::TooLarge, "token", format!("`token` is longer than {MAX_TOKEN_LEN} bytes")));
+                }
+                if let Some(region) = region {
+                    if region.is_empty() || region.len() > MAX_REGION_LEN || !region.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+                        return Err(SignalError::field(ErrorCode::InvalidField, "region", format!("`region` must be 1 to {MAX_REGION_LEN} characters from A-Z a-z 0-9 - _ .")));
+                    }
+                }
+                if let Some(resume) = resume {
+                    crate::names::RoomName::parse(&resume.participant_id)
+                        .map_err(|e| SignalError::invalid("resume.participant_id", e))?;
+                    if resume.proof.is_empty() || resume.proof.len() > crate::resume::MAX_PROOF_LEN {
+                        return Err(SignalError::field(ErrorCode::InvalidField, "resume.proof", format!("`resume.proof` must be 1 to {} bytes", crate::resume::MAX_PROOF_LEN)));
+                    }
                 }
             }
             Self::Offer { sdp } | Self::Answer { sdp } => validate_sdp(sdp)?,
@@ -320,7 +360,9 @@ mod tests {
                 token: None,
                 version: 1,
                 audio_muted: false,
-                video_muted: false
+                video_muted: false,
+                region: None,
+                resume: None,
             }
         );
     }

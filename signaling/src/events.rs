@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
+
+use ponte_focus::ConferenceMoved;
 
 use ponte_proto::link::EndpointEvent;
 use ponte_proto::signal::{ErrorCode, Participant, ServerMessage};
@@ -18,6 +20,28 @@ pub async fn pump(mut events: mpsc::Receiver<EndpointEvent>, shared: Arc<Shared>
         route(&shared, event);
     }
     tracing::debug!("the focus closed its endpoint event stream");
+}
+
+/// Tell every participant of a conference whose bridge died to renegotiate with its new
+/// bridge. Runs until the focus is gone.
+pub async fn moves(mut moves: broadcast::Receiver<ConferenceMoved>, shared: Arc<Shared>) {
+    loop {
+        let moved = match moves.recv().await {
+            Ok(moved) => moved,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::error!(missed = n, "missed conference moves; those participants must reconnect by themselves");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let reason = match &moved.to {
+            Some(_) => format!("the media bridge {} failed; the room moved to another bridge", moved.from),
+            None => format!("the media bridge {} failed; no other bridge is free yet", moved.from),
+        };
+        tracing::info!(room = %moved.conference, from = %moved.from, to = ?moved.to, "telling the room to renegotiate");
+        shared.metrics.renegotiations.inc();
+        shared.rooms.broadcast(&moved.conference, ServerMessage::Renegotiate { reason }, None);
+    }
 }
 
 fn route(shared: &Shared, event: EndpointEvent) {

@@ -17,6 +17,10 @@ pub struct SignalingMetrics {
     pub events_dropped: IntCounter,
     /// Clients dropped because their outbound queue was full.
     pub slow_clients_dropped: IntCounter,
+    /// Rooms told to renegotiate because their bridge died.
+    pub renegotiations: IntCounter,
+    /// Sessions resumed after a reconnect (or a restart of this process).
+    pub resumes: IntCounter,
 }
 
 impl SignalingMetrics {
@@ -38,6 +42,11 @@ impl SignalingMetrics {
                 "signaling_slow_clients_dropped_total",
                 "Clients dropped because they did not read their messages",
             )?,
+            renegotiations: IntCounter::new(
+                "signaling_renegotiations_total",
+                "Rooms told to renegotiate because their bridge died",
+            )?,
+            resumes: IntCounter::new("signaling_resumes_total", "Media sessions resumed by a reconnecting client")?,
         };
         registry.register(Box::new(m.connections.clone()))?;
         registry.register(Box::new(m.messages.clone()))?;
@@ -46,6 +55,8 @@ impl SignalingMetrics {
         registry.register(Box::new(m.participants.clone()))?;
         registry.register(Box::new(m.events_dropped.clone()))?;
         registry.register(Box::new(m.slow_clients_dropped.clone()))?;
+        registry.register(Box::new(m.renegotiations.clone()))?;
+        registry.register(Box::new(m.resumes.clone()))?;
         Ok(m)
     }
 }

@@ -40,6 +40,8 @@ struct Member {
 
 /// Who is joining.
 pub struct Arrival {
+    /// The participant id to take (a resumed session); None: a fresh one.
+    pub id: Option<String>,
     pub display_name: String,
     pub audio_muted: bool,
     pub video_muted: bool,
@@ -56,6 +58,8 @@ pub struct Joined {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RoomError {
     Full { max: usize },
+    /// A resumed id that is still in the room.
+    Taken,
 }
 
 /// What became of a message for one participant.
@@ -97,11 +101,15 @@ impl Rooms {
         if r.members.len() >= self.max_room_size {
             return Err(RoomError::Full { max: self.max_room_size });
         }
-        let id = loop {
-            let id = Alphanumeric.sample_string(&mut rand::rng(), ID_LEN);
-            if r.members.iter().all(|m| m.info.id != id) {
-                break id;
-            }
+        let id = match arrival.id {
+            Some(id) if r.members.iter().any(|m| m.info.id == id) => return Err(RoomError::Taken),
+            Some(id) => id,
+            None => loop {
+                let id = Alphanumeric.sample_string(&mut rand::rng(), ID_LEN);
+                if r.members.iter().all(|m| m.info.id != id) {
+                    break id;
+                }
+            },
         };
         let info = Participant {
             id: id.clone(),
@@ -267,7 +275,7 @@ mod tests {
 
     fn arrival(name: &str, cap: usize) -> (Arrival, mpsc::Receiver<ServerMessage>) {
         let (tx, rx) = mpsc::channel(cap);
-        (Arrival { display_name: name.into(), audio_muted: false, video_muted: true, tx }, rx)
+        (Arrival { id: None, display_name: name.into(), audio_muted: false, video_muted: true, tx }, rx)
     }
 
     #[test]

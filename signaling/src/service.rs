@@ -85,6 +85,7 @@ pub struct Signaling {
     tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
     events: mpsc::Receiver<EndpointEvent>,
+    moves: tokio::sync::broadcast::Receiver<ponte_focus::ConferenceMoved>,
     app: Router,
 }
 
@@ -109,13 +110,15 @@ impl Signaling {
             (Some(cert), Some(key)) => Some(crate::tls::acceptor(cert, key)?),
             _ => None,
         };
+        // Subscribed before anything can fail over, so that no move goes unannounced.
+        let moves = focus.subscribe_moves();
         let shared = Shared::new(config, focus, registry)?;
         let listener = TcpListener::bind(listen).await.map_err(|source| SignalingError::Bind { addr: listen, source })?;
         let mut app = http::router(shared.clone());
         if let Some(fallback) = fallback {
             app = app.fallback_service(fallback);
         }
-        Ok(Self { listener, tls, shared, events, app })
+        Ok(Self { listener, tls, shared, events, moves, app })
     }
 
     /// The bound address (with the real port when the config asked for port 0).
@@ -136,8 +139,9 @@ impl Signaling {
     /// Serve until `shutdown` resolves; then tell every client `bye` and wait (briefly) for
     /// their sessions to end, which frees their bridge endpoints.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), SignalingError> {
-        let Signaling { listener, tls, shared, events, app } = self;
+        let Signaling { listener, tls, shared, events, moves, app } = self;
         let pump = tokio::spawn(events::pump(events, shared.clone()));
+        let mover = tokio::spawn(events::moves(moves, shared.clone()));
         shared.ready.store(true, Ordering::Relaxed);
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -173,6 +177,7 @@ impl Signaling {
             tracing::warn!("{} sessions still open after {SESSION_DRAIN:?}; leaving them", *sessions.borrow());
         }
         pump.abort();
+        mover.abort();
         served.map_err(SignalingError::Io)
     }
 }

@@ -11,14 +11,14 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
-use axum::extract::ws::Message;
+use axum::extract::ws::{CloseFrame, Message};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::{interval_at, sleep_until, timeout, Instant};
 
 use ponte_focus::FocusError;
 use ponte_proto::link::{EndpointRef, FocusToBridge};
-use ponte_proto::signal::{ClientMessage, ErrorCode, ServerMessage, SignalError, PROTOCOL_VERSION};
+use ponte_proto::signal::{ClientMessage, ErrorCode, Resume, ServerMessage, SignalError, PROTOCOL_VERSION};
 use ponte_proto::DisplayName;
 
 use crate::rate_limit::TokenBucket;
@@ -31,6 +31,11 @@ const PING_INTERVAL: Duration = Duration::from_secs(20);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// A write that takes longer than this means the client is gone or stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a resuming `join` waits for the participant's bridge to re-register (bridges
+/// redial a restarted focus with backoff).
+const RESUME_WAIT: Duration = Duration::from_secs(10);
+/// WebSocket close code 1012, "service restart": the client should reconnect and resume.
+const CLOSE_RESTART: u16 = 1012;
 
 /// Why a session ended.
 #[derive(Debug)]
@@ -57,6 +62,8 @@ struct Member {
     room: String,
     id: String,
     display_name: String,
+    /// The client's region hint, for placing the room when its first offer arrives.
+    region: Option<String>,
     rx: mpsc::Receiver<ServerMessage>,
 }
 
@@ -174,8 +181,9 @@ where
 
     async fn handle(&mut self, msg: ClientMessage) -> Result<Reply, SignalError> {
         match msg {
-            ClientMessage::Join { room, display_name, token, audio_muted, video_muted, .. } if self.member.is_none() => {
-                self.join(room, &display_name, token.as_deref(), audio_muted, video_muted).map(Reply::Send)
+            ClientMessage::Join { room, display_name, token, audio_muted, video_muted, region, resume, .. } if self.member.is_none() => {
+                let arrival = JoinRequest { display_name: &display_name, token: token.as_deref(), audio_muted, video_muted, region, resume };
+                self.join(room, arrival).await.map(Reply::Send)
             }
             msg => self.handle_member(msg).await,
         }
@@ -194,7 +202,7 @@ where
             ClientMessage::Offer { sdp } => {
                 let cmd = FocusToBridge::Offer { target: member.endpoint(), sdp, display_name: member.display_name.clone() };
                 self.offered = true;
-                self.shared.focus.send(cmd).await.map_err(refusal)?;
+                self.shared.focus.send_in_region(cmd, member.region.as_deref()).await.map_err(refusal)?;
             }
             ClientMessage::Answer { sdp } => {
                 self.shared.focus.send(FocusToBridge::Answer { target: member.endpoint(), sdp }).await.map_err(refusal)?;
@@ -217,16 +225,14 @@ where
         Ok(Reply::Nothing)
     }
 
-    fn join(
-        &mut self,
-        room: String,
-        display_name: &str,
-        token: Option<&str>,
-        audio_muted: bool,
-        video_muted: bool,
-    ) -> Result<ServerMessage, SignalError> {
+    async fn join(&mut self, room: String, request: JoinRequest<'_>) -> Result<ServerMessage, SignalError> {
+        let JoinRequest { display_name, token, audio_muted, video_muted, region, resume } = request;
         let claims = match &self.shared.tokens {
             Some(verifier) => Some(verifier.verify(token, &room)?),
+            None => None,
+        };
+        let resumed_id = match &resume {
+            Some(resume) => Some(self.check_resume(&room, resume).await?),
             None => None,
         };
         // A token that names its bearer decides the display name.
@@ -236,20 +242,59 @@ where
             .as_str()
             .to_owned();
         let (tx, rx) = mpsc::channel(self.shared.config.client_queue);
-        let arrival = Arrival { display_name: display_name.clone(), audio_muted, video_muted, tx };
-        let joined = self.shared.rooms.join(&room, arrival).map_err(|RoomError::Full { max }| {
-            SignalError::field(ErrorCode::RoomFull, "room", format!("room {room:?} is full ({max} participants)"))
+        let resuming = resumed_id.is_some();
+        let arrival = Arrival { id: resumed_id, display_name: display_name.clone(), audio_muted, video_muted, tx };
+        let joined = self.shared.rooms.join(&room, arrival).map_err(|e| match e {
+            RoomError::Full { max } => {
+                SignalError::field(ErrorCode::RoomFull, "room", format!("room {room:?} is full ({max} participants)"))
+            }
+            RoomError::Taken => SignalError::field(
+                ErrorCode::ResumeFailed,
+                "resume.participant_id",
+                "that participant is still connected; join afresh",
+            ),
         })?;
         let moderator = claims.is_some_and(|c| c.moderator);
-        tracing::info!(room = %room, participant = %joined.participant_id, moderator, "joined");
+        if resuming {
+            // The endpoint lives on: expire it when this session ends, as if we had offered.
+            self.offered = true;
+            self.shared.metrics.resumes.inc();
+        }
+        tracing::info!(room = %room, participant = %joined.participant_id, moderator, resumed = resuming, "joined");
         let welcome = ServerMessage::Welcome {
             version: PROTOCOL_VERSION,
             participant_id: joined.participant_id.clone(),
             room: room.clone(),
             roster: joined.roster,
         };
-        self.member = Some(Member { room, id: joined.participant_id, display_name, rx });
+        self.member = Some(Member { room, id: joined.participant_id, display_name, region, rx });
         Ok(welcome)
+    }
+
+    /// The participant id a `resume` may take over: its bridge (re-)registered the endpoint
+    /// with the hash of the proof. Waits a little for bridges that are still redialling.
+    async fn check_resume(&self, room: &str, resume: &Resume) -> Result<String, SignalError> {
+        let failed = |why: &str| SignalError::field(ErrorCode::ResumeFailed, "resume", format!("cannot resume: {why}; join afresh"));
+        let deadline = Instant::now() + RESUME_WAIT;
+        let hosted = loop {
+            if let Some(hosted) = self.shared.focus.hosted_endpoint(room, &resume.participant_id) {
+                break hosted;
+            }
+            if Instant::now() >= deadline {
+                return Err(failed("no bridge reports that media session"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let proof = ponte_proto::resume::proof_hash(room, &resume.participant_id, &resume.proof);
+        match &hosted.resume_hash {
+            Some(hash) if subtle_eq(hash.as_bytes(), proof.as_bytes()) => Ok(resume.participant_id.clone()),
+            reported => {
+                // Hash prefixes only: enough to tell a stale report from a wrong proof.
+                let reported = reported.as_deref().map(|h| h.get(..8).unwrap_or(h));
+                tracing::warn!(room, participant = %resume.participant_id, ?reported, given = proof.get(..8).unwrap_or(""), "resume refused: the proof does not match");
+                Err(failed("the proof does not match"))
+            }
+        }
     }
 
     /// Leave the room, free the bridge endpoint and say goodbye where the client listens.
@@ -258,17 +303,22 @@ where
             End::Left => Some("left"),
             End::Dropped => Some("dropped: the client did not read its messages in time"),
             End::Idle => Some("idle: nothing received for 60 s"),
-            End::Shutdown => Some("the server is shutting down"),
-            End::Closed => None,
+            End::Shutdown | End::Closed => None,
         };
         if let Some(reason) = bye {
             let _ = self.send(&ServerMessage::Bye { reason: reason.into() }).await;
             let _ = self.write(Message::Close(None)).await;
         }
+        if matches!(end, End::Shutdown) {
+            // No `bye`: the media session goes on on its bridge, and the client reconnects
+            // and resumes it (`join` with `resume`) once this server is back.
+            let frame = CloseFrame { code: CLOSE_RESTART, reason: "the server is restarting: reconnect and resume".into() };
+            let _ = self.write(Message::Close(Some(frame))).await;
+        }
         let Some(member) = self.member.take() else { return };
         self.shared.rooms.leave(&member.room, &member.id);
         tracing::info!(room = %member.room, participant = %member.id, why = ?end, "left");
-        if self.offered {
+        if self.offered && !matches!(end, End::Shutdown) {
             if let Err(e) = self.shared.focus.send(FocusToBridge::ExpireEndpoint { target: member.endpoint() }).await {
                 tracing::debug!(room = %member.room, participant = %member.id, "endpoint not expired: {e}");
             }
@@ -299,6 +349,21 @@ where
             }
         }
     }
+}
+
+/// What a `join` asks for, besides the room.
+struct JoinRequest<'a> {
+    display_name: &'a str,
+    token: Option<&'a str>,
+    audio_muted: bool,
+    video_muted: bool,
+    region: Option<String>,
+    resume: Option<Resume>,
+}
+
+/// Hashes compared without an early exit.
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The next message queued for this participant; pending forever before the join.

@@ -3,6 +3,8 @@
 //! - [`stack`]: start the whole stack in this process on loopback with OS-picked ports, the
 //!   same composition the `ponte` binary runs.
 //! - [`process`]: start a service binary as a child process and stop it with SIGTERM.
+//! - [`cluster`]: `signaling` (focus inside) and several `bridge` processes on loopback
+//!   addresses; bridges added, killed or terminated one by one.
 //! - [`relay`]: a UDP relay that adds loss, jitter, reordering and a rate cap.
 //! - [`scrape`]: read a service's `/metrics` and `/health`-style endpoints.
 //! - Participants come from `ponte_loadtest::Participant`, the same simulated client the
@@ -11,6 +13,7 @@
 //! One scenario per file under `tests/`.
 
 pub mod browser;
+pub mod cluster;
 pub mod meeting_page;
 pub mod process;
 pub mod relay;

@@ -69,6 +69,32 @@ impl Service {
         }
     }
 
+    /// Send SIGTERM and return at once (a bridge then drains; see [`Service::wait_exit`]).
+    pub fn sigterm(&self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+        }
+    }
+
+    /// Wait for the process to exit by itself, collecting its output meanwhile; None when it
+    /// still runs after `timeout`.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            tokio::select! {
+                status = self.child.wait() => {
+                    // The exit closes the pipes: take the last lines too.
+                    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_millis(200), self.lines.recv()).await {
+                        self.log.push(line);
+                    }
+                    return Some(status.expect("wait for child"));
+                }
+                Some(line) = self.lines.recv() => self.log.push(line),
+                _ = tokio::time::sleep_until(deadline) => return None,
+            }
+        }
+    }
+
     /// SIGKILL, as a crash or the OOM killer would: no goodbye to anyone. Waits for the exit.
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;

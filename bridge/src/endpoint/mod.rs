@@ -68,6 +68,9 @@ pub struct Endpoint {
     pub id: u64,
     pub target: EndpointRef,
     pub display_name: String,
+    /// `ponte_proto::resume::proof_hash` of the ICE password in the client's last offer:
+    /// reported when re-registering, so that the client can resume through a new focus.
+    pub resume_hash: Option<String>,
     pub rtc: Rtc,
     pub ufrag: String,
     /// Remote addresses ICE checks came from; the demux maps each to this endpoint.
@@ -117,6 +120,7 @@ impl Endpoint {
             id,
             target,
             display_name,
+            resume_hash: None,
             rtc,
             ufrag,
             addrs: Vec::new(),

@@ -92,6 +92,18 @@ impl Engine {
         self.endpoints.len()
     }
 
+    /// Every endpoint, for a re-registration: what clients may resume after a focus restart.
+    pub fn hosted_endpoints(&self) -> Vec<ponte_proto::link::HostedEndpoint> {
+        self.endpoints
+            .values()
+            .map(|ep| ponte_proto::link::HostedEndpoint {
+                target: ep.target.clone(),
+                display_name: ep.display_name.clone(),
+                resume_hash: ep.resume_hash.clone(),
+            })
+            .collect()
+    }
+
     pub fn conference_names(&self) -> impl Iterator<Item = &str> {
         self.conferences.keys().map(String::as_str)
     }
@@ -232,6 +244,11 @@ impl Engine {
             }
         };
         let ep = self.endpoints.get_mut(&id).expect("just looked up or created");
+        if let Some(pwd) = ponte_proto::resume::ice_pwd(sdp) {
+            let hash = ponte_proto::resume::proof_hash(&ep.target.conference, &ep.target.endpoint, pwd);
+            tracing::debug!(endpoint = %ep.target.endpoint, hash = hash.get(..8).unwrap_or(""), "resume hash");
+            ep.resume_hash = Some(hash);
+        }
         match contain(|| ep.accept_offer(sdp)).unwrap_or_else(|p| Err(p.into())) {
             Ok(answer) => self.events.push_back(EndpointEvent::Answer { target, sdp: answer }),
             Err(e) => {

@@ -69,7 +69,14 @@ pub struct WsLinkOptions {
     pub connect_timeout: Duration,
     /// A focus that sends nothing (not even a ping) for this long is treated as gone.
     pub idle_timeout: Duration,
+    /// Counts failed dials and lost links by reason ([`FAILURE_REASONS`]), e.g. the
+    /// bridge's `bridge_focus_link_failures_total`.
+    pub failures: Option<prometheus::IntCounterVec>,
 }
+
+/// Labels of [`WsLinkOptions::failures`]: the focus refused the secret, refused otherwise,
+/// could not be reached, or a working link was lost.
+pub const FAILURE_REASONS: [&str; 4] = ["unauthorized", "refused", "unreachable", "lost"];
 
 impl WsLinkOptions {
     pub fn new(url: String, secret: Option<String>) -> Self {
@@ -80,6 +87,7 @@ impl WsLinkOptions {
             backoff_max: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(20),
+            failures: None,
         }
     }
 }
@@ -132,13 +140,17 @@ async fn run(options: WsLinkOptions, mut engine_rx: mpsc::Receiver<BridgeToFocus
                     End::EngineGone => return,
                     End::Disconnected(reason) => {
                         tracing::warn!(url = %options.url, %reason, "focus link lost");
+                        count(&options, "lost");
                     }
                 }
                 if registered {
                     backoff.reset();
                 }
             }
-            Err(reason) => tracing::warn!(url = %options.url, %reason, "cannot reach focus"),
+            Err((kind, reason)) => {
+                tracing::warn!(url = %options.url, %reason, "cannot reach focus");
+                count(&options, kind);
+            }
         }
         let wait = backoff.next_delay();
         tracing::info!(url = %options.url, ?wait, "redialling focus");
@@ -168,16 +180,26 @@ async fn hold_while_waiting(
     }
 }
 
-async fn dial(options: &WsLinkOptions) -> Result<Socket, String> {
-    let request = request(&options.url, options.secret.as_deref()).map_err(|e| e.to_string())?;
+fn count(options: &WsLinkOptions, reason: &str) {
+    if let Some(failures) = &options.failures {
+        failures.with_label_values(&[reason]).inc();
+    }
+}
+
+/// A socket, or why not: (a [`FAILURE_REASONS`] label, the details).
+async fn dial(options: &WsLinkOptions) -> Result<Socket, (&'static str, String)> {
+    let request = request(&options.url, options.secret.as_deref()).map_err(|e| ("refused", e.to_string()))?;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
     let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
     match timeout(options.connect_timeout, connect).await {
-        Err(_) => Err(format!("no answer within {:?}", options.connect_timeout)),
-        Ok(Err(WsError::Http(response))) => Err(refusal(response.status())),
-        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(("unreachable", format!("no answer within {:?}", options.connect_timeout))),
+        Ok(Err(WsError::Http(response))) => {
+            let kind = if response.status().as_u16() == 401 { "unauthorized" } else { "refused" };
+            Err((kind, refusal(response.status())))
+        }
+        Ok(Err(e)) => Err(("unreachable", e.to_string())),
         Ok(Ok((socket, _))) => Ok(socket),
     }
 }
@@ -322,7 +344,10 @@ impl Outbox {
             // Stale by the time the link is back; the next report replaces it.
             BridgeToFocus::Stats(_) => {}
             // Held like an endpoint event: the claim is answered once the link is back.
-            BridgeToFocus::Endpoint(_) | BridgeToFocus::Claim { .. } => {
+            BridgeToFocus::Endpoint(_)
+            | BridgeToFocus::Claim { .. }
+            | BridgeToFocus::Draining { .. }
+            | BridgeToFocus::Evacuate { .. } => {
                 if self.held.len() == HELD_EVENTS {
                     self.held.pop_front();
                     self.dropped += 1;
@@ -396,6 +421,7 @@ mod tests {
             media_addr: "127.0.0.1:10000".into(),
             ingest_addrs: vec![],
             conferences: vec![],
+            endpoints: vec![],
         })
     }
 

@@ -22,6 +22,8 @@ pub struct HttpState {
     pub registry: Registry,
     /// True once the media socket is bound and the focus link is up.
     pub ready: Arc<AtomicBool>,
+    /// Draining: `/ready` answers 503 so that load balancers send nobody new.
+    pub draining: Arc<AtomicBool>,
     pub stats: Arc<Mutex<BridgeStats>>,
     /// Live ingest streams, as their sessions last reported them.
     pub ingests: Arc<Mutex<Vec<IngestInfo>>>,
@@ -44,7 +46,9 @@ pub fn router(state: HttpState) -> Router {
 }
 
 async fn ready(State(s): State<HttpState>) -> impl IntoResponse {
-    if s.ready.load(Ordering::Relaxed) {
+    if s.draining.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready: draining")
+    } else if s.ready.load(Ordering::Relaxed) {
         (StatusCode::OK, "ready")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready: focus link down")

@@ -25,6 +25,7 @@ pub(crate) fn router(focus: Focus) -> Router {
         .route(BRIDGE_LINK_PATH, get(bridge_link))
         .route("/v1/bridges", get(list_bridges))
         .route("/v1/bridges/{id}/drain", post(drain).delete(undrain))
+        .route("/v1/bridges/{id}/undrain", post(undrain))
         .route("/v1/conferences", get(list_conferences))
         .route_layer(middleware::from_fn_with_state(focus.clone(), auth::require_secret));
     Router::new()
@@ -51,17 +52,15 @@ async fn list_bridges(State(focus): State<Focus>) -> impl IntoResponse {
 }
 
 async fn list_conferences(State(focus): State<Focus>) -> impl IntoResponse {
-    Json(focus.conferences())
+    Json(focus.conference_list())
 }
 
 async fn drain(State(focus): State<Focus>, Path(id): Path<String>) -> Result<impl IntoResponse, AppError> {
-    focus.drain(&id, true).await?;
-    Ok(Json(serde_json::json!({ "bridge": id, "draining": true })))
+    Ok(Json(focus.drain(&id, true).await?))
 }
 
 async fn undrain(State(focus): State<Focus>, Path(id): Path<String>) -> Result<impl IntoResponse, AppError> {
-    focus.drain(&id, false).await?;
-    Ok(Json(serde_json::json!({ "bridge": id, "draining": false })))
+    Ok(Json(focus.drain(&id, false).await?))
 }
 
 async fn ready(State(focus): State<Focus>) -> impl IntoResponse {
@@ -73,6 +72,7 @@ async fn ready(State(focus): State<Focus>) -> impl IntoResponse {
 }
 
 async fn metrics(State(focus): State<Focus>) -> Response {
+    focus.update_state_gauges();
     let encoder = prometheus::TextEncoder::new();
     let mut body = Vec::new();
     if let Err(e) = encoder.encode(&focus.prometheus().gather(), &mut body) {

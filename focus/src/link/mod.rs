@@ -114,6 +114,8 @@ async fn handle(focus: &Focus, session: &Session, msg: BridgeToFocus) -> bool {
             true
         }
         BridgeToFocus::Claim { conference } => focus.claim(session, conference).await,
+        BridgeToFocus::Draining { draining } => focus.bridge_draining(session, draining),
+        BridgeToFocus::Evacuate { conferences } => focus.evacuate(session, conferences),
         BridgeToFocus::Register(r) if r.bridge_id == session.bridge_id => focus.reregister(session, r),
         BridgeToFocus::Register(r) => {
             tracing::warn!(bridge = %session.bridge_id, other = %r.bridge_id, "ignored a register for another bridge id");
@@ -129,5 +131,7 @@ fn kind(msg: &BridgeToFocus) -> &'static str {
         BridgeToFocus::Stats(_) => "stats",
         BridgeToFocus::Endpoint(_) => "endpoint",
         BridgeToFocus::Claim { .. } => "claim",
+        BridgeToFocus::Draining { .. } => "draining",
+        BridgeToFocus::Evacuate { .. } => "evacuate",
     }
 }

@@ -24,6 +24,7 @@ pub fn registration(id: &str, region: Option<&str>) -> Registration {
         media_addr: "127.0.0.1:10000".into(),
         ingest_addrs: vec![],
         conferences: vec![],
+        endpoints: vec![],
     }
 }
 

@@ -184,6 +184,7 @@ impl FakeBridge {
             media_addr: "127.0.0.1:10000".into(),
             ingest_addrs: Vec::new(),
             conferences: Vec::new(),
+            endpoints: vec![],
         };
         to_focus.send(BridgeToFocus::Register(registration)).await.unwrap();
         to_focus.send(BridgeToFocus::Stats(BridgeStats::default())).await.unwrap();

@@ -1,0 +1,101 @@
+//! A bridge dies (SIGKILL: no goodbye) while it hosts two conferences of three participants
+//! each: the focus sees its link drop, places both conferences on the other bridges and
+//! signaling tells every participant to renegotiate; each one receives the others' audio
+//! and video again from a new bridge within 10 s. The measured time per participant is
+//! printed.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use ponte_loadtest::{Participant, ParticipantOptions};
+use ponte_proto::MediaKind;
+use ponte_tests::cluster::Cluster;
+
+const BOUND: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_a_bridge_moves_its_conferences_and_media_comes_back() {
+    tokio::time::timeout(Duration::from_secs(60), run()).await.expect("the scenario finishes within 60 s");
+}
+
+/// `p` has a media session started after `since` that receives both kinds from every
+/// other member of its room.
+fn flowing_again(p: &Participant, others: &[(String, u32)], since: Instant) -> bool {
+    let (n, at) = p.renegotiations();
+    if n == 0 || at.is_none_or(|at| at < since) {
+        return false;
+    }
+    let snap = p.snapshot();
+    others.iter().all(|(id, _)| {
+        [MediaKind::Audio, MediaKind::Video]
+            .iter()
+            .all(|&kind| snap.track(id, kind).is_some_and(|t| t.frames >= 3 && t.mismatches == 0))
+    })
+}
+
+async fn run() {
+    // Both rooms go to b1, the only bridge at first; b2 and b3 come later.
+    let mut c = Cluster::start(&["b1"]).await;
+    let mut rooms: Vec<(String, Vec<Participant>)> = Vec::new();
+    for room in ["north", "south"] {
+        let mut members = Vec::new();
+        for name in ["A", "B", "C"] {
+            let p = Participant::join(&c.ws_url(), room, name, ParticipantOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("{name} joins {room}: {e}"));
+            members.push(p);
+        }
+        rooms.push((room.to_owned(), members));
+    }
+    for (_, members) in &rooms {
+        for p in members {
+            p.wait_connected(Duration::from_secs(15)).await.expect("media connects");
+        }
+    }
+    let placed = c.conferences().await;
+    assert_eq!(placed.get("north").map(String::as_str), Some("b1"), "{placed:?}");
+    assert_eq!(placed.get("south").map(String::as_str), Some("b1"), "{placed:?}");
+    c.add_bridge("b2").await;
+    c.add_bridge("b3").await;
+    c.wait_registered(&["b2", "b3"], Duration::from_secs(10)).await;
+    // Everyone receives everyone before the crash.
+    let all = rooms.iter().flat_map(|(_, m)| m.iter()).collect::<Vec<_>>();
+    let ok = all[0]
+        .wait_until(Duration::from_secs(15), |_| all.iter().all(|p| p.snapshot().tracks.iter().filter(|t| t.stats.frames >= 10).count() == 4))
+        .await;
+    assert!(ok, "media flows in both rooms before the crash");
+
+    let killed_at = Instant::now();
+    c.kill_bridge("b1").await;
+
+    let mut times = Vec::new();
+    for (room, members) in &rooms {
+        for p in members {
+            let others: Vec<(String, u32)> =
+                members.iter().filter(|o| o.id() != p.id()).map(|o| (o.id().to_owned(), o.sender_tag())).collect();
+            let back = p.wait_until(BOUND, |p| flowing_again(p, &others, killed_at)).await;
+            let took = killed_at.elapsed();
+            assert!(back, "{room}/{}: media from a new bridge within {BOUND:?}: renegotiations {:?}, {:?}", p.id(), p.renegotiations(), p.snapshot());
+            // Checked in order, so `took` includes waiting for earlier participants; each
+            // one's own time is when the last of its incoming streams began again.
+            let snap = p.snapshot();
+            let own = snap
+                .tracks
+                .iter()
+                .filter_map(|t| t.stats.first_at)
+                .max()
+                .map_or(took, |t| t.saturating_duration_since(killed_at));
+            eprintln!("failover: {room}/{} receives media again {:.2} s after kill -9", p.id(), own.as_secs_f64());
+            times.push(own);
+        }
+    }
+    let placed = c.conferences().await;
+    for room in ["north", "south"] {
+        let bridge = placed.get(room).unwrap_or_else(|| panic!("{room} is placed again: {placed:?}"));
+        assert!(bridge == "b2" || bridge == "b3", "{room} moved to a live bridge: {placed:?}");
+    }
+    assert_ne!(placed["north"], placed["south"], "the two moved conferences spread: {placed:?}");
+    let worst = times.iter().max().copied().unwrap_or_default();
+    eprintln!("failover: worst {:.2} s over {} participants", worst.as_secs_f64(), times.len());
+    join_all(rooms.into_iter().flat_map(|(_, m)| m).map(Participant::leave)).await;
+}
