@@ -11,7 +11,7 @@ use ponte_bridge::ingest::h264;
 use ponte_proto::MediaKind;
 use ponte_tests::ingest::{self, FPS};
 use ponte_tests::relay::{Impairment, Relay};
-use ponte_tests::stack;
+use ponte_tests::{scrape, stack};
 
 const KEY: &str = "stage-key-1";
 const LATENCY_MS: u64 = 400;
@@ -96,7 +96,14 @@ async fn srt_over_five_percent_loss_delivers_every_frame_in_time() {
     let deadline = Instant::now() + Duration::from_secs(u64::from(seconds) + 15);
     let finished = tokio::spawn(ingest::finish(encoder, Duration::from_secs(u64::from(seconds) + 15)));
     let mut quiet_since = None;
+    let mut live_stats: Option<serde_json::Value> = None;
     while Instant::now() < deadline {
+        // The operator API's view of the stream, once it has run a while.
+        if live_stats.is_none() && arrivals.len() >= 75 {
+            let (_, body) = scrape::get(stack.addrs.bridge_http, "/v1/ingests").await;
+            let list: serde_json::Value = serde_json::from_str(&body).expect("JSON from /v1/ingests");
+            live_stats = list.as_array().and_then(|l| l.first()).cloned();
+        }
         let n = viewer.snapshot().kept.iter().filter(|f| f.kind == MediaKind::Video).count();
         let now = Instant::now();
         if n > arrivals.len() {
@@ -140,6 +147,12 @@ async fn srt_over_five_percent_loss_delivers_every_frame_in_time() {
         dropped as f64 * 100.0 / (forwarded + dropped) as f64,
         kept.len()
     );
+    let live = live_stats.expect("the stream was listed in /v1/ingests");
+    println!("/v1/ingests while streaming: srt_loss {} srt_retransmits {} srt_rtt_ms {}", live["srt_loss"], live["srt_retransmits"], live["srt_rtt_ms"]);
+    assert!(live["srt_loss"].as_u64().is_some_and(|n| n > 0), "SRT loss is counted: {live}");
+    assert!(live["srt_retransmits"].as_u64().is_some_and(|n| n > 0), "retransmissions are counted: {live}");
+    let rtt = live["srt_rtt_ms"].as_f64().expect("an SRT round-trip time");
+    assert!(rtt > 0.0 && rtt < 500.0, "round trip over loopback: {rtt} ms");
     assert!(dropped as f64 >= 0.03 * (forwarded + dropped) as f64, "the relay did drop about 5 %: {dropped} of {}", forwarded + dropped);
     assert!(nums.first().is_some_and(|n| n.0), "the first frame is an IDR");
     assert!(out_of_order.is_empty(), "frames missing or out of order (index, previous, this): {out_of_order:?}");

@@ -16,6 +16,7 @@ pub struct IngestMetrics {
     pub srt_loss: IntGaugeVec,
     pub srt_retransmits: IntGaugeVec,
     pub srt_listener_restarts: IntCounter,
+    pub srt_rtt: GaugeVec,
 }
 
 impl IngestMetrics {
@@ -33,6 +34,7 @@ impl IngestMetrics {
             keyframe_interval: GaugeVec::new(Opts::new("bridge_ingest_keyframe_interval_seconds", "Time between the last two key frames"), &per)?,
             srt_loss: IntGaugeVec::new(Opts::new("bridge_ingest_srt_loss_packets", "SRT packets lost (receiver count)"), &["room"])?,
             srt_retransmits: IntGaugeVec::new(Opts::new("bridge_ingest_srt_retransmitted_packets", "SRT packets retransmitted"), &["room"])?,
+            srt_rtt: GaugeVec::new(Opts::new("bridge_ingest_srt_rtt_seconds", "SRT round-trip time measured at the handshake"), &["room"])?,
             srt_listener_restarts: IntCounter::new("bridge_ingest_srt_listener_restarts_total", "SRT listeners restarted after srt-tokio's listener task died on a malformed datagram")?,
         };
         registry.register(Box::new(m.active.clone()))?;
@@ -47,6 +49,7 @@ impl IngestMetrics {
         registry.register(Box::new(m.srt_loss.clone()))?;
         registry.register(Box::new(m.srt_retransmits.clone()))?;
         registry.register(Box::new(m.srt_listener_restarts.clone()))?;
+        registry.register(Box::new(m.srt_rtt.clone()))?;
         Ok(m)
     }
 }

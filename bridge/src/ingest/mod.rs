@@ -59,6 +59,8 @@ pub struct IngestInfo {
     /// SRT only: packets lost and retransmitted as the receiver counted them.
     pub srt_loss: Option<u64>,
     pub srt_retransmits: Option<u64>,
+    /// SRT only: round-trip time measured at the handshake, in milliseconds.
+    pub srt_rtt_ms: Option<f64>,
     pub notices: Vec<String>,
 }
 
@@ -159,8 +161,8 @@ impl Session {
         true
     }
 
-    /// Update stats (call about once a second); `srt` is (loss, retransmits) when known.
-    pub fn tick(&mut self, srt: Option<(u64, u64)>) {
+    /// Update stats (call about once a second); `srt` when the stream comes over SRT.
+    pub fn tick(&mut self, srt: Option<srt::LinkStats>) {
         let now = Instant::now();
         let secs = now.duration_since(self.last_tick).as_secs_f64().max(0.001);
         let f = &self.publisher.figures;
@@ -174,9 +176,10 @@ impl Session {
         if let Some(iv) = f.keyframe_interval {
             m.keyframe_interval.with_label_values(&l).set(iv.as_secs_f64());
         }
-        if let Some((loss, retrans)) = srt {
-            m.srt_loss.with_label_values(&[&self.room]).set(loss as i64);
-            m.srt_retransmits.with_label_values(&[&self.room]).set(retrans as i64);
+        if let Some(link) = srt {
+            m.srt_loss.with_label_values(&[&self.room]).set(link.lost as i64);
+            m.srt_retransmits.with_label_values(&[&self.room]).set(link.retransmitted as i64);
+            m.srt_rtt.with_label_values(&[&self.room]).set(link.rtt.as_secs_f64());
         }
         let info = IngestInfo {
             room: self.room.clone(),
@@ -190,8 +193,9 @@ impl Session {
             b_frames: f.b_frames,
             video_frames: f.video_frames,
             audio_frames: f.audio_frames,
-            srt_loss: srt.map(|s| s.0),
-            srt_retransmits: srt.map(|s| s.1),
+            srt_loss: srt.map(|s| s.lost),
+            srt_retransmits: srt.map(|s| s.retransmitted),
+            srt_rtt_ms: srt.map(|s| s.rtt.as_secs_f64() * 1000.0),
             notices: self.notices.clone(),
         };
         self.last_figures = f.clone();

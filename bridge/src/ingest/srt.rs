@@ -25,8 +25,21 @@ use super::{refused, IngestConfig, IngestContext, Session};
 pub trait MessageSource: Send {
     /// The next message; None when the caller is gone.
     fn recv(&mut self) -> impl Future<Output = Option<Vec<u8>>> + Send;
-    /// (packets lost, packets retransmitted) as the receiver counted them, if known.
-    fn link_stats(&mut self) -> Option<(u64, u64)>;
+    /// The link as the receiver sees it, if known.
+    fn link_stats(&mut self) -> Option<LinkStats>;
+}
+
+/// An SRT caller's link figures, cumulative since it connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LinkStats {
+    /// Data packets that did not arrive the first time: recovered by retransmission or dropped.
+    pub lost: u64,
+    /// Lost packets that a retransmission recovered.
+    pub retransmitted: u64,
+    /// Round-trip time measured during the handshake (listener: our induction response to the
+    /// caller's conclusion). srt-protocol 0.4.4 keeps its running estimate private
+    /// (`SocketStatistics::rx_average_rtt` is never filled in), so this is the figure there is.
+    pub rtt: Duration,
 }
 
 pub struct SrtIngest {
@@ -185,7 +198,7 @@ async fn feed_ts(session: &mut Session, events: Vec<TsEvent>, bytes: usize) -> b
 
 struct SrtSource {
     socket: SrtSocket,
-    stats: Option<(u64, u64)>,
+    stats: Option<LinkStats>,
 }
 
 impl SrtSource {
@@ -205,29 +218,16 @@ impl MessageSource for SrtSource {
         }
     }
 
-    fn link_stats(&mut self) -> Option<(u64, u64)> {
+    fn link_stats(&mut self) -> Option<LinkStats> {
+        let rtt = self.socket.settings().rtt;
         let stream = self.socket.statistics();
         // The statistics stream is a watch: take what is there without waiting.
         if let Some(Some(s)) = stream.next().now_or_never() {
-            self.stats = Some((s.rx_loss_data, s.rx_retransmit_data));
+            // srt-protocol 0.4.4 never counts `rx_loss_data`; a packet lost is one that came
+            // back by retransmission or was dropped too late.
+            let lost = s.rx_loss_data.max(s.rx_retransmit_data + s.rx_dropped_data);
+            self.stats = Some(LinkStats { lost, retransmitted: s.rx_retransmit_data, rtt });
         }
         self.stats
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refusals_map_to_srt_reject_codes() {
-        let code = |r: &Refusal| match reject_reason(r) {
-            RejectReason::Server(s) => s as i32,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(code(&Refusal::TooManyStreams(4)), 2402, "overload");
-        assert_eq!(code(&Refusal::WrongKey("r".into())), 2401);
-        assert_eq!(code(&Refusal::UnknownRoom("r".into())), 2404);
-        assert_eq!(code(&Refusal::InUse("r".into())), 2409);
     }
 }
