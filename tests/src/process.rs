@@ -95,6 +95,18 @@ impl Service {
         }
     }
 
+    /// The process id (None once it has exited).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Send `signal` (e.g. `STOP`, `CONT`) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status();
+        }
+    }
+
     /// SIGKILL, as a crash or the OOM killer would: no goodbye to anyone. Waits for the exit.
     pub async fn kill(mut self) {
         let _ = self.child.kill().await;

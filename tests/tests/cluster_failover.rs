@@ -99,3 +99,42 @@ async fn run() {
     eprintln!("failover: worst {:.2} s over {} participants", worst.as_secs_f64(), times.len());
     join_all(rooms.into_iter().flat_map(|(_, m)| m).map(Participant::leave)).await;
 }
+
+/// A bridge that hangs (SIGSTOP: its link stays open, it just stops reporting) is declared
+/// dead after the focus's heartbeat timeout (3 s) and its room moves; when it wakes up it is
+/// told to end the room it still runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_that_stops_reporting_is_dead_after_the_heartbeat_timeout() {
+    tokio::time::timeout(Duration::from_secs(60), hang()).await.expect("the scenario finishes within 60 s");
+}
+
+async fn hang() {
+    let mut c = Cluster::start(&["b1"]).await;
+    let mut members = Vec::new();
+    for name in ["A", "B"] {
+        members.push(Participant::join(&c.ws_url(), "stuck", name, ParticipantOptions::default()).await.expect("joins"));
+    }
+    for p in &members {
+        p.wait_connected(Duration::from_secs(15)).await.expect("media connects");
+    }
+    c.add_bridge("b2").await;
+    c.wait_registered(&["b2"], Duration::from_secs(10)).await;
+    let stopped_at = Instant::now();
+    c.bridge("b1").signal("STOP");
+    for p in &members {
+        let others: Vec<(String, u32)> = members.iter().filter(|o| o.id() != p.id()).map(|o| (o.id().to_owned(), o.sender_tag())).collect();
+        let back = p.wait_until(Duration::from_secs(15), |p| flowing_again(p, &others, stopped_at)).await;
+        assert!(back, "{}: media from b2 after b1 hung: {:?}", p.id(), p.renegotiations());
+        let at = p.renegotiations().1.expect("renegotiated");
+        let took = at.saturating_duration_since(stopped_at);
+        eprintln!("hung bridge: {} told to renegotiate {:.2} s after SIGSTOP", p.id(), took.as_secs_f64());
+        // The last report may have left up to one stats interval (1 s) before the stop.
+        assert!(took >= Duration::from_millis(1900), "not before the heartbeat timeout: {took:?}");
+    }
+    assert_eq!(c.conferences().await.get("stuck").map(String::as_str), Some("b2"));
+    c.bridge("b1").signal("CONT");
+    c.bridge("b1").wait_for_line("focus link lost", Duration::from_secs(20)).await;
+    c.signaling().wait_for_line("expiring it there", Duration::from_secs(10)).await;
+    assert_eq!(c.conferences().await.get("stuck").map(String::as_str), Some("b2"), "the room stays on b2");
+    join_all(members.into_iter().map(Participant::leave)).await;
+}

@@ -98,3 +98,25 @@ async fn a_wrong_secret_is_refused_logged_and_counted_on_both_sides() {
     assert!(focus.sum("ponte_focus_bridge_link_failures_total", &[("reason", "unauthorized")]) >= 1.0, "the focus counts it");
     assert!(c.registered().await.is_empty(), "the intruder is not registered");
 }
+
+/// Bridges registered with a region take the rooms whose first participant names that region
+/// in its `join`, even when another bridge is idler.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_with_a_region_lands_on_a_bridge_of_that_region() {
+    let mut c = Cluster::start(&[]).await;
+    c.add_bridge_with("us-1", &["--region", "us"]).await;
+    c.add_bridge_with("eu-1", &["--region", "eu"]).await;
+    c.wait_registered(&["us-1", "eu-1"], Duration::from_secs(10)).await;
+    let mut joined = Vec::new();
+    for (room, region) in [("paris", "eu"), ("berlin", "eu"), ("boston", "us"), ("nowhere", "ap")] {
+        let opts = ParticipantOptions { send_video: false, region: Some(region.into()), ..Default::default() };
+        joined.push(Participant::join(&c.ws_url(), room, "p", opts).await.unwrap_or_else(|e| panic!("join {room}: {e}")));
+    }
+    let placed = wait_placed(&c, 4).await;
+    eprintln!("by region: {placed:?}");
+    assert_eq!(placed["paris"], "eu-1", "{placed:?}");
+    assert_eq!(placed["berlin"], "eu-1", "a busier bridge in the region still wins: {placed:?}");
+    assert_eq!(placed["boston"], "us-1", "{placed:?}");
+    assert!(placed.contains_key("nowhere"), "an unknown region falls back to any bridge: {placed:?}");
+    join_all(joined.into_iter().map(Participant::leave)).await;
+}
