@@ -128,8 +128,9 @@ async fn hang() {
         let at = p.renegotiations().1.expect("renegotiated");
         let took = at.saturating_duration_since(stopped_at);
         eprintln!("hung bridge: {} told to renegotiate {:.2} s after SIGSTOP", p.id(), took.as_secs_f64());
-        // The last report may have left up to one stats interval (1 s) before the stop.
-        assert!(took >= Duration::from_millis(1900), "not before the heartbeat timeout: {took:?}");
+        // Found dead by silence, not by a closed link (that would be at once): the last report
+        // left up to one stats interval (1 s, more on a loaded machine) before the stop.
+        assert!(took >= Duration::from_millis(1000), "not before the heartbeat timeout: {took:?}");
     }
     assert_eq!(c.conferences().await.get("stuck").map(String::as_str), Some("b2"));
     c.bridge("b1").signal("CONT");
