@@ -223,6 +223,10 @@ impl Bridge {
                     IngestCommand::Start { room, serial, display_name, reply } => {
                         if engine.conference_names().any(|c| c == room) {
                             let _ = reply.send(engine.ingest_start(Instant::now(), &room, serial, &display_name));
+                        } else if drain.draining() {
+                            // A stream into a new room would open a new conference here.
+                            let why = "this bridge is draining and opens no new room; push to another bridge";
+                            let _ = reply.send(Err(Refusal::Unsupported(why.into())));
                         } else if claims.wait(&room, serial, display_name, reply) {
                             // The room may live on another bridge: the focus decides.
                             let _ = to_focus.send(BridgeToFocus::Claim { conference: room }).await;
