@@ -140,6 +140,7 @@ impl Engine {
                 }
             }
         }
+        self.quality.add_named(id, room, &participant);
         tracing::info!(conference = room, participant = %participant, display_name, "live stream joined");
         let target = EndpointRef { conference: room.to_owned(), endpoint: participant.clone() };
         self.events.push_back(EndpointEvent::IngestStarted { target, display_name: display_name.to_owned() });
@@ -160,6 +161,7 @@ impl Engine {
         let Some(live) = self.ingests.by_room.remove(room) else { return };
         self.ingests.rooms.remove(&live.id);
         tracing::info!(conference = room, participant = %live.participant, "live stream left");
+        self.quality.remove_endpoint(live.id, &live.conference);
         let target = EndpointRef { conference: room.to_owned(), endpoint: live.participant.clone() };
         self.events.push_back(EndpointEvent::IngestStopped { target });
         if let Some(conf) = self.conferences.get_mut(&live.conference) {

@@ -344,6 +344,8 @@ impl Engine {
     }
 
     fn run_work(&mut self, now: Instant) {
+        // What quality queued outside a fan-out (a last-N change when a source left).
+        self.flush_quality(now);
         loop {
             while let Some(id) = self.work.pop() {
                 self.drive(id, now);

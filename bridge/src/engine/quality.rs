@@ -280,18 +280,36 @@ impl Quality {
         }
     }
 
+    /// A participant that is no endpoint (a live stream from ingest): named like one, so
+    /// receivers' last-N announcements and on-stage choices know it.
+    pub(super) fn add_named(&mut self, id: u64, room: &str, participant: &str) {
+        let r = self.room(room);
+        r.names.insert(id, participant.to_owned());
+        r.order.join(id);
+    }
+
     /// An endpoint left: forget it as receiver, source and speaker.
     pub(super) fn remove_endpoint(&mut self, id: u64, room: &str) {
         self.receivers.remove(&id);
         self.sources.retain(|k, _| k.endpoint != id);
         self.keyframes.retain(|(k, _), _| k.endpoint != id);
         self.nacks.retain(|(e, _), _| *e != id);
-        for r in self.receivers.values_mut() {
+        // Receivers it was announced to hear at once: with no other source sending, no frame
+        // would come to redo their plan.
+        let gone = self.rooms.get(room).and_then(|r| r.names.get(&id).cloned());
+        let mut told = Vec::new();
+        for (rid, r) in self.receivers.iter_mut() {
             if r.forwarders.keys().any(|k| k.endpoint == id) {
                 r.forwarders.retain(|k, _| k.endpoint != id);
                 r.next_plan = None;
             }
+            if let Some(name) = gone.as_ref().filter(|n| r.announced.contains(n)) {
+                r.announced.retain(|n| n != name);
+                r.outbox.push(BridgeChannelMessage::LastN { participant_ids: r.announced.clone() });
+                told.push(*rid);
+            }
         }
+        told.into_iter().for_each(|rid| self.touch(rid));
         if let Some(r) = self.rooms.get_mut(room) {
             r.speakers.remove(id);
             r.order.leave(id);
