@@ -125,8 +125,13 @@ fn srt() {
 }
 
 #[test]
+fn rtp_h264() {
+    fuzz("rtp_h264");
+}
+
+#[test]
 fn every_target_has_a_test_here() {
-    let tested = ["signal_json", "link_json", "sdp_offer", "udp_datagram", "media_verify", "mpegts", "flv", "h264", "aac", "stream_id", "rtmp", "srt"];
+    let tested = ["signal_json", "link_json", "sdp_offer", "udp_datagram", "media_verify", "mpegts", "flv", "h264", "aac", "stream_id", "rtmp", "srt", "rtp_h264"];
     for (name, _) in ALL {
         assert!(tested.contains(name), "add a #[test] for {name}");
     }
