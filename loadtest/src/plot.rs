@@ -38,7 +38,8 @@ pub fn svg(title: &str, series: &[Series], limit_ms: f64) -> String {
     let all = series.iter().flat_map(|s| s.points.iter());
     let max_x = nice(all.clone().map(|p| p.0).fold(0.0, f64::max));
     let max_cpu = nice(all.clone().map(|p| p.1).fold(0.0, f64::max));
-    let max_lat = nice(all.map(|p| p.2).fold(limit_ms, f64::max));
+    // Headroom above the limit line, so it does not sit on the frame.
+    let max_lat = nice(all.map(|p| p.2).fold(limit_ms * 1.2, f64::max));
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let x = |v: f64| LEFT + v / max_x * pw;
     let y_cpu = |v: f64| TOP + ph - v / max_cpu * ph;
@@ -79,7 +80,7 @@ pub fn svg(title: &str, series: &[Series], limit_ms: f64) -> String {
 }
 
 fn trim(v: f64) -> String {
-    if v >= 10.0 || v == 0.0 {
+    if v >= 10.0 || v.fract() == 0.0 {
         format!("{v:.0}")
     } else {
         format!("{v:.1}")
