@@ -46,6 +46,10 @@ impl StackConfig {
         c.bridge.media_port = 0;
         c.bridge.ingest.srt_listen = any;
         c.bridge.ingest.rtmp_listen = any;
+        // The in-process link cannot drop; the only way this bridge misses heartbeats is a
+        // runtime starved by a loaded test machine (browsers, ffmpeg), and with one bridge
+        // there is nowhere to move its rooms to.
+        c.focus.heartbeat_timeout = std::time::Duration::from_secs(10);
         c
     }
 }
