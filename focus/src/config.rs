@@ -23,7 +23,7 @@ pub struct FocusConfig {
     /// New conferences prefer bridges in this region when one can take them.
     pub prefer_region: Option<String>,
     /// A bridge at or above this stress (0..1, corrected for joins since its last report)
-    /// takes no new conference.
+    /// takes a new conference only when every usable bridge is (last resort).
     pub stress_ceiling: f64,
     /// A bridge with this many participants takes no new conference; 0: no limit.
     pub max_participants_per_bridge: u32,

@@ -13,7 +13,7 @@
 //! 3. [`Focus::send`] routes a request: an `Offer` for a conference with no bridge places it
 //!    first ([`placement::pick`], a pure function: least stress corrected for joins since
 //!    the bridge's last report, then fewest conferences, then id; healthy, non-draining and
-//!    under the stress ceiling and participant limit only; region-preferring).
+//!    under the participant limit only; under the stress ceiling first, region-preferring).
 //! 4. A link that closes, or a bridge silent for `heartbeat_timeout`, removes the bridge;
 //!    each of its conferences is placed on another bridge at once and announced on
 //!    [`Focus::subscribe_moves`] ([`ConferenceMoved`]) so that signaling tells every

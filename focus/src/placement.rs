@@ -31,7 +31,9 @@ pub struct Candidate<'a> {
 pub struct Policy {
     /// Stress one join adds until the bridge's next report.
     pub join_stress: f64,
-    /// A bridge at or above this (corrected) stress takes no new conference.
+    /// A bridge at or above this (corrected) stress takes a new conference only when every
+    /// usable bridge is (Jicofo's overloaded-as-last-resort): refusing the meeting would be
+    /// worse than a loaded bridge. The participant limit is the hard one.
     pub stress_ceiling: f64,
     /// A bridge with this many participants (reported plus pending) takes no new conference;
     /// 0: no limit.
@@ -44,17 +46,19 @@ impl Default for Policy {
     }
 }
 
-/// The least-stressed (after correction) healthy, non-draining bridge under the limits;
-/// ties go to the one with fewer conferences, then to the smaller id, so that the choice is
-/// deterministic.
+/// The least-stressed (after correction) healthy, non-draining bridge under the participant
+/// limit; ties go to the one with fewer conferences, then to the smaller id, so that the
+/// choice is deterministic.
 ///
-/// With a region hint, bridges in that region win whenever at least one of them is
-/// eligible; otherwise every region is considered.
+/// Bridges under the stress ceiling come first: with a region hint, those in that region,
+/// then those anywhere. Only when every usable bridge is over the ceiling does the least
+/// stressed of them take the conference.
 pub fn pick<'a>(candidates: &[Candidate<'a>], region: Option<&str>, policy: &Policy) -> Option<&'a str> {
-    let eligible = || candidates.iter().filter(|c| eligible(c, policy));
+    let usable = || candidates.iter().filter(|c| usable(c, policy));
+    let under = || usable().filter(|c| corrected_stress(c, policy) < policy.stress_ceiling);
     let best = |a: &&Candidate<'_>, b: &&Candidate<'_>| compare(a, b, policy);
-    let in_region = region.and_then(|r| eligible().filter(|c| c.region == Some(r)).min_by(best));
-    in_region.or_else(|| eligible().min_by(best)).map(|c| c.id)
+    let in_region = region.and_then(|r| under().filter(|c| c.region == Some(r)).min_by(best));
+    in_region.or_else(|| under().min_by(best)).or_else(|| usable().min_by(best)).map(|c| c.id)
 }
 
 /// Reported stress plus the estimate for joins the report has not seen yet.
@@ -62,10 +66,9 @@ pub fn corrected_stress(c: &Candidate<'_>, policy: &Policy) -> f64 {
     reported(c) + f64::from(c.pending_joins) * policy.join_stress.max(0.0)
 }
 
-fn eligible(c: &Candidate<'_>, policy: &Policy) -> bool {
+fn usable(c: &Candidate<'_>, policy: &Policy) -> bool {
     c.healthy
         && !c.draining
-        && corrected_stress(c, policy) < policy.stress_ceiling
         && (policy.max_participants == 0 || c.endpoints.saturating_add(c.pending_joins) < policy.max_participants)
 }
 
@@ -161,7 +164,7 @@ mod tests {
         assert_eq!(pick(&bs, None, &p), Some("b"), "negative clamps to 0, then fewer conferences");
         let bs = [bridge("a", f64::NEG_INFINITY, 0), bridge("b", 1.0, 1)];
         assert_eq!(pick(&bs, None, &p), Some("a"), "both count as full, then fewer conferences");
-        assert_eq!(pick(&bs, None, &Policy::default()), None, "full is over the ceiling");
+        assert_eq!(pick(&bs, None, &Policy::default()), Some("a"), "all over the ceiling: the last resort still places");
     }
 
     /// Replays a burst: each pick adds a pending join to the chosen bridge, as the registry
@@ -203,9 +206,19 @@ mod tests {
         let mut b_full = b.clone();
         b_full.endpoints = 9;
         b_full.pending_joins = 1;
-        assert_eq!(pick(&[a, b_full], None, &p), None, "b holds 10 participants");
+        assert_eq!(pick(&[a.clone(), b_full.clone()], None, &p), Some("a"), "b holds 10 participants; a over the ceiling is the last resort");
+        assert_eq!(pick(&[b_full], None, &p), None, "the participant limit is hard");
         let mut c = bridge("c", 0.0, 0);
         c.endpoints = 9;
         assert_eq!(pick(&[c], None, &p), Some("c"), "9 of 10 still takes one more");
+    }
+
+    #[test]
+    fn over_the_ceiling_everywhere_the_least_stressed_takes_it() {
+        let p = Policy { join_stress: 0.0, stress_ceiling: 0.5, max_participants: 0 };
+        let bs = [bridge("a", 0.95, 0), bridge("b", 0.7, 4), bridge("c", 0.8, 0)];
+        assert_eq!(pick(&bs, None, &p), Some("b"));
+        let under = bridge("d", 0.49, 9);
+        assert_eq!(pick(&[bs[1].clone(), under], None, &p), Some("d"), "any bridge under the ceiling beats it");
     }
 }
