@@ -396,15 +396,24 @@ struct LoadMeter {
     max_endpoints: u32,
     last: Instant,
     last_counts: [u64; 4],
-    /// Process CPU seconds at `last` (None where /proc is not there).
+    /// Process CPU seconds at `cpu_at` (None where /proc is not there).
     last_cpu: Option<f64>,
+    cpu_at: Instant,
+    /// The share last measured over a window of at least [`MIN_CPU_WINDOW`].
+    cpu_share: f64,
     cores: f64,
 }
+
+/// CPU time comes in 10 ms ticks: over a shorter window (the first report goes out right
+/// after start-up) one tick reads as several cores busy, and a fresh bridge would report
+/// full stress.
+const MIN_CPU_WINDOW: Duration = Duration::from_millis(500);
 
 impl LoadMeter {
     fn new(metrics: &BridgeMetrics, max_endpoints: u32) -> Self {
         let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
-        Self { metrics: metrics.clone(), max_endpoints, last: Instant::now(), last_counts: [0; 4], last_cpu: cpu_seconds(), cores }
+        let now = Instant::now();
+        Self { metrics: metrics.clone(), max_endpoints, last: now, last_counts: [0; 4], last_cpu: cpu_seconds(), cpu_at: now, cpu_share: 0.0, cores }
     }
 
     fn sample(&mut self, engine: &Engine, draining: bool) -> BridgeStats {
@@ -414,12 +423,17 @@ impl LoadMeter {
         let counts = [m.bytes_in.get(), m.bytes_out.get(), m.packets_in.get(), m.packets_out.get()];
         let rate = |i: usize| ((counts[i] - self.last_counts[i]) as f64 / secs) as u64;
         let endpoints = engine.endpoint_count() as u32;
-        let cpu = cpu_seconds();
-        let cpu_share = match (cpu, self.last_cpu) {
-            (Some(now_s), Some(then_s)) => (now_s - then_s).max(0.0) / secs / self.cores,
-            _ => 0.0,
-        };
-        self.last_cpu = cpu;
+        let cpu_window = now.duration_since(self.cpu_at);
+        if cpu_window >= MIN_CPU_WINDOW {
+            let cpu = cpu_seconds();
+            self.cpu_share = match (cpu, self.last_cpu) {
+                (Some(now_s), Some(then_s)) => (now_s - then_s).max(0.0) / cpu_window.as_secs_f64() / self.cores,
+                _ => 0.0,
+            };
+            self.last_cpu = cpu;
+            self.cpu_at = now;
+        }
+        let cpu_share = self.cpu_share;
         let packet_share = (rate(2) + rate(3)) as f64 / FULL_PACKET_RATE;
         let endpoint_share = endpoints as f64 / self.max_endpoints as f64;
         let stats = BridgeStats {
