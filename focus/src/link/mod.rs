@@ -110,7 +110,16 @@ async fn handle(focus: &Focus, session: &Session, msg: BridgeToFocus) -> bool {
             if !focus.touch(session) {
                 return false;
             }
-            focus.forward_event(event).await;
+            // A bridge that hung and woke up reports its old rooms' endpoints expiring; a room
+            // that moved elsewhere meanwhile must not lose its placement or roster to that.
+            let conference = &event.target().conference;
+            match focus.bridge_of(conference) {
+                Some(host) if host != session.bridge_id => {
+                    tracing::debug!(bridge = %session.bridge_id, %conference, %host, "event from a bridge the room has left; dropped");
+                    focus.metrics().dropped("room_moved");
+                }
+                _ => focus.forward_event(event).await,
+            }
             true
         }
         BridgeToFocus::Claim { conference } => focus.claim(session, conference).await,
