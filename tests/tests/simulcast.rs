@@ -36,7 +36,9 @@ async fn rates(receivers: &[&Participant], publisher: &Participant, window: Dura
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receivers_get_the_layer_their_constraints_and_bandwidth_allow() {
-    let stack = stack::start().await;
+    let mut config = ponte::StackConfig::loopback();
+    config.bridge.quality.bandwidth_estimation = true;
+    let stack = stack::start_with(config).await;
     let publisher = stack::join_with(&stack, "sim", "Pub", ParticipantOptions { simulcast: true, ..Default::default() }).await;
     let small = stack::join_with(&stack, "sim", "Small", ParticipantOptions { data_channel: true, send_video: false, ..Default::default() }).await;
     small.send_constraints(max_height(publisher.id(), 180)).unwrap();
