@@ -12,14 +12,12 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use serde::Serialize;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use ponte_loadtest::janus::JanusServer;
 use ponte_loadtest::load::{Load, RoomShape, Window};
@@ -383,58 +381,18 @@ async fn janus_series(args: &BenchArgs, shape: &RoomShape) -> Result<TargetResul
     Ok(result)
 }
 
-/// Start `ponte` on loopback with ephemeral ports; read its addresses from the line it logs.
+/// Start `ponte` beside the load (the release binary next to this one unless given).
 async fn start_ponte(bin: Option<PathBuf>, extra: &[String]) -> anyhow::Result<(PonteTarget, Child)> {
     let bin = match bin {
         Some(b) => b,
         None => std::env::current_exe()?.with_file_name("ponte"),
     };
-    let mut child = Command::new(&bin)
-        .args(extra)
-        .envs([
-            ("PONTE_SIGNALING_LISTEN", "127.0.0.1:0"),
-            ("PONTE_FOCUS_LISTEN", "127.0.0.1:0"),
-            ("PONTE_BRIDGE_HTTP", "127.0.0.1:0"),
-            ("PONTE_BRIDGE_BIND_IP", "127.0.0.1"),
-            ("PONTE_BRIDGE_MEDIA_PORT", "0"),
-            ("RUST_LOG", "info,str0m=warn"),
-            ("NO_COLOR", "1"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
+    let (target, child) = ponte_loadtest::local::start_ponte(&bin, extra)
+        .await
         .with_context(|| format!("starting {} (build it: cargo build --release -p ponte)", bin.display()))?;
-    let stdout = child.stdout.take().context("ponte stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("Ponte is up") {
-                return Some(line);
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .context("ponte did not say it is up within 30 s")?;
-    // Keep reading so a full pipe never blocks the server's logging.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let (signaling, metrics) = parse_up_line(&line).with_context(|| format!("no addresses in {line:?}"))?;
-    println!("started {} (pid {}): signaling {signaling}, bridge metrics {metrics}", bin.display(), child.id().unwrap_or(0));
-    let pid = child.id();
-    Ok((PonteTarget { signaling, metrics: Some(metrics), token: None, pid }, child))
-}
-
-/// From "… open http://localhost:PORT/ … (focus A, bridge http B, media udp C)".
-fn parse_up_line(line: &str) -> Option<(String, SocketAddr)> {
-    let rest = line.split("://localhost:").nth(1)?;
-    let port: u16 = rest.split('/').next()?.parse().ok()?;
-    let scheme = if line.contains("https://localhost") { "wss" } else { "ws" };
-    let http = line.split("bridge http ").nth(1)?.split([',', ')']).next()?.trim();
-    Some((format!("{scheme}://127.0.0.1:{port}/ws"), http.parse().ok()?))
+    let metrics = target.metrics.map(|m| m.to_string()).unwrap_or_default();
+    println!("started {} (pid {}): signaling {}, bridge metrics {metrics}", bin.display(), child.id().unwrap_or(0), target.signaling);
+    Ok((target, child))
 }
 
 fn machine() -> Machine {
@@ -445,17 +403,4 @@ fn machine() -> Machine {
         .map_or_else(|| "unknown CPU".into(), |s| s.trim().to_owned());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_owned();
     Machine { cores: std::thread::available_parallelism().map_or(1, |n| n.get()), cpu, kernel }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_addresses_from_pontes_up_line() {
-        let line = "2026-12-01T19:00:00Z  INFO ponte: Ponte is up: open http://localhost:40123/ in a browser (focus 127.0.0.1:40124, bridge http 127.0.0.1:40125, media udp 127.0.0.1:40126)";
-        let (ws, http) = parse_up_line(line).unwrap();
-        assert_eq!(ws, "ws://127.0.0.1:40123/ws");
-        assert_eq!(http, "127.0.0.1:40125".parse().unwrap());
-    }
 }

@@ -13,10 +13,12 @@
 //! - [`target`]: what a load runs against ([`target::Sfu`]: Ponte, or a peer SFU) and the
 //!   participants it gives back ([`target::SimParticipant`]).
 //! - [`histogram`]: latency histograms; [`probe`]: a server's CPU and memory.
+//! - [`local`]: a `ponte` started beside the load (bench, CI smoke run).
 
 pub mod error;
 pub mod histogram;
 pub mod load;
+pub mod local;
 pub mod janus;
 pub mod media;
 pub mod participant;

@@ -10,7 +10,6 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 fn binary(name: &str) -> PathBuf {
@@ -22,40 +21,12 @@ fn binary(name: &str) -> PathBuf {
 }
 
 /// A child `ponte` on ephemeral loopback ports; returns it with its signaling URL, bridge
-/// HTTP address (from the line it logs when up) and PID.
+/// HTTP address and PID.
 async fn start_ponte() -> (Child, String, String, String) {
-    let mut child = Command::new(binary("ponte"))
-        .envs([
-            ("PONTE_SIGNALING_LISTEN", "127.0.0.1:0"),
-            ("PONTE_FOCUS_LISTEN", "127.0.0.1:0"),
-            ("PONTE_BRIDGE_HTTP", "127.0.0.1:0"),
-            ("PONTE_BRIDGE_BIND_IP", "127.0.0.1"),
-            ("PONTE_BRIDGE_MEDIA_PORT", "0"),
-            ("RUST_LOG", "info,str0m=warn"),
-            ("NO_COLOR", "1"),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start ponte");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let line = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("Ponte is up") {
-                return line;
-            }
-        }
-        panic!("ponte exited before it was up");
-    })
-    .await
-    .expect("ponte up within 20 s");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let port = line.split("://localhost:").nth(1).and_then(|r| r.split('/').next()).expect("port in the up line");
-    let http = line.split("bridge http ").nth(1).and_then(|r| r.split([',', ')']).next()).expect("bridge http in the up line");
-    let pid = child.id().expect("running").to_string();
-    (child, format!("ws://127.0.0.1:{port}/ws"), http.trim().to_owned(), pid)
+    let (target, child) = ponte_loadtest::local::start_ponte(&binary("ponte"), &[]).await.expect("start ponte");
+    let http = target.metrics.expect("bridge http in the up line").to_string();
+    let pid = target.pid.expect("running").to_string();
+    (child, target.signaling, http, pid)
 }
 
 async fn loadtest(args: &[&str], timeout: Duration) -> std::process::Output {
