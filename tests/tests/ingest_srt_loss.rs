@@ -88,13 +88,18 @@ async fn srt_over_five_percent_loss_delivers_every_frame_in_time() {
     let relay = Relay::start(srt, lossy).await.unwrap();
 
     let seconds = 5;
-    // libsrt drops what is unacknowledged at close in live mode unless it lingers.
+    // The encoder runs a second past the frames that are counted: how a stream ends is not what
+    // this test is about. A video PES has no length, so the demuxer hands a frame on only when
+    // the next one starts or the stream ends, and whether the final packets beat ffmpeg's close
+    // through 5 % loss is luck (libsrt drops what is unacknowledged at close unless it lingers).
+    let padding = 1;
     let url = format!("srt://{}?mode=caller&streamid=stage/{KEY}&latency={}&linger=2", relay.addr(), LATENCY_MS * 1000);
-    let encoder = ingest::ffmpeg(seconds, "mpegts", &url);
+    let encoder = ingest::ffmpeg(seconds + padding, "mpegts", &url);
     // Arrival times, by polling what the viewer kept (10 ms resolution).
     let mut arrivals: Vec<Instant> = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(u64::from(seconds) + 15);
-    let finished = tokio::spawn(ingest::finish(encoder, Duration::from_secs(u64::from(seconds) + 15)));
+    let run = Duration::from_secs(u64::from(seconds + padding) + 15);
+    let deadline = Instant::now() + run;
+    let finished = tokio::spawn(ingest::finish(encoder, run));
     let mut quiet_since = None;
     let mut live_stats: Option<serde_json::Value> = None;
     while Instant::now() < deadline {
@@ -130,20 +135,18 @@ async fn srt_over_five_percent_loss_delivers_every_frame_in_time() {
             out_of_order.push((i + 1, w[0], w[1]));
         }
     }
+    let sent = (seconds * FPS) as usize;
     // Lateness against the frame clock: a frame that needed retransmissions arrives later than
     // its neighbours, but never by more than the latency budget (plus scheduling slack here).
-    // The last frame is left out: a video PES has no length, so the demuxer hands it on only
-    // when the stream ends, after the encoder's linger.
-    let timed = &arrivals[..arrivals.len().saturating_sub(1)];
+    let timed = &arrivals[..arrivals.len().min(sent)];
     let offsets: Vec<f64> = timed
         .iter()
         .enumerate()
         .map(|(i, at)| at.duration_since(timed[0]).as_secs_f64() * 1000.0 - i as f64 * 1000.0 / f64::from(FPS))
         .collect();
     let spread = offsets.iter().cloned().fold(f64::MIN, f64::max) - offsets.iter().cloned().fold(f64::MAX, f64::min);
-    let sent = (seconds * FPS) as usize;
     println!(
-        "relay: {forwarded} datagrams forwarded, {dropped} dropped ({:.1} %); frames received {} of {sent}; arrival spread {spread:.0} ms (latency {LATENCY_MS} ms)",
+        "relay: {forwarded} datagrams forwarded, {dropped} dropped ({:.1} %); frames received {} ({sent} counted, then {padding} s of padding); arrival spread {spread:.0} ms (latency {LATENCY_MS} ms)",
         dropped as f64 * 100.0 / (forwarded + dropped) as f64,
         kept.len()
     );
@@ -156,7 +159,7 @@ async fn srt_over_five_percent_loss_delivers_every_frame_in_time() {
     assert!(dropped as f64 >= 0.03 * (forwarded + dropped) as f64, "the relay did drop about 5 %: {dropped} of {}", forwarded + dropped);
     assert!(nums.first().is_some_and(|n| n.0), "the first frame is an IDR");
     assert!(out_of_order.is_empty(), "frames missing or out of order (index, previous, this): {out_of_order:?}");
-    assert_eq!(kept.len(), sent, "every frame ffmpeg encoded arrived");
+    assert!(kept.len() >= sent, "every counted frame arrived: {} of {sent}", kept.len());
     assert!(spread < (LATENCY_MS + 250) as f64, "a frame arrived {spread:.0} ms off the frame clock");
     drop(relay);
     stack.shutdown().await.unwrap();
