@@ -50,6 +50,40 @@ const INBOUND_JS: &str = r#"(async () => {
   return out;
 })()"#;
 
+/// Installs `window.__ponteFlow`: per inbound stream (by SSRC), when it last made progress.
+const WATCH_FLOW_JS: &str = r#"(() => {
+  if (window.__ponteFlow) return true;
+  const streams = new Map();
+  let longest = 0;
+  setInterval(async () => {
+    const pc = window.ponte.pc;
+    if (!pc) return;
+    const now = performance.now();
+    (await pc.getStats()).forEach((r) => {
+      if (r.type !== 'inbound-rtp') return;
+      const progress = r.kind === 'video' ? r.framesDecoded || 0 : r.packetsReceived || 0;
+      const s = streams.get(r.ssrc);
+      if (!s) {
+        if (progress > 0) streams.set(r.ssrc, { progress, at: now });
+      } else if (progress > s.progress) {
+        longest = Math.max(longest, now - s.at);
+        Object.assign(s, { progress, at: now });
+      }
+    });
+  }, 100);
+  window.__ponteFlow = {
+    /** The longest stall since the last report. */
+    report() {
+      const now = performance.now();
+      let l = longest;
+      streams.forEach((s) => { l = Math.max(l, now - s.at); });
+      longest = 0;
+      return { longest_ms: l, streams: streams.size };
+    },
+  };
+  return true;
+})()"#;
+
 /// A participant in a browser page.
 pub struct MeetingPage {
     pub page: Page,
@@ -133,6 +167,22 @@ impl MeetingPage {
             }
             before = after;
         }
+    }
+
+    /// Start watching every incoming stream in the page (every 100 ms, from `getStats()`):
+    /// see [`Self::longest_stall`]. The watch runs in the page, so it goes on while the
+    /// server is away.
+    pub async fn watch_flow(&self) {
+        self.eval(WATCH_FLOW_JS).await;
+    }
+
+    /// The longest time any watched stream went without progress (video: frames decoded,
+    /// audio: packets) since the last call, counting a stall still going on, and how many
+    /// streams were watched.
+    pub async fn longest_stall(&self) -> (Duration, u64) {
+        let v = self.eval("window.__ponteFlow.report()").await;
+        let ms = v["longest_ms"].as_f64().unwrap_or_else(|| panic!("{}: no flow watch: {v}", self.name));
+        (Duration::from_secs_f64(ms / 1000.0), v["streams"].as_u64().unwrap_or(0))
     }
 
     /// Click the element with this CSS selector.

@@ -1,7 +1,7 @@
-//! The server closes the pages' WebSockets (the stack shuts down, saying `bye`, and comes back
-//! on the same address): each page — one in Chromium, one in Firefox ESR — says it is
-//! reconnecting, rejoins by itself with a new participant id, and media flows again between
-//! the pages.
+//! The whole stack shuts down, its bridge with it, and comes back on the same address: each
+//! page — one in Chromium, one in Firefox ESR — says it is reconnecting, finds that its media
+//! session did not survive (no resume), rejoins by itself with a new participant id, and media
+//! flows again between the pages.
 
 use std::time::Duration;
 
@@ -25,7 +25,7 @@ async fn run() {
     let (ada_before, bo_before) = (ada.participant_id().await, bo.participant_id().await);
     ada.wait_media_from(std::slice::from_ref(&bo_before), Duration::from_secs(15)).await;
 
-    // The server goes away: every session gets `bye` and its WebSocket is closed.
+    // The server goes away: every WebSocket is closed (1012, no `bye`), and the bridge is gone too.
     let addr = first.addrs.signaling;
     first.shutdown().await.expect("clean stop");
     for p in [&ada, &bo] {

@@ -5,6 +5,8 @@
 // waiting can fix (network, server restart, media server lost), the meeting says
 // "Reconnecting…" and starts a new one after a backoff; local media, the chat history and
 // the mute state carry over, the roster and remote tracks come fresh from the new session.
+// When only the server went away (a restart), the session resumes itself: the meeting says
+// "Reconnecting…" while media goes on, and nothing is rebuilt.
 
 import { Session, SessionError } from './session.js';
 import { SpeakerDetector } from './speaker.js';
@@ -29,7 +31,7 @@ const MAX_CHAT = 500;
  * - `notice`: `{ text, level }` for a toast ('info' | 'warn' | 'error'); `error` carries a server error message.
  * - `fatal`: detail is a SessionError that retrying cannot fix.
  * - `ended`: `{ reason, byUser }`.
- * - `backagain`: a reconnect succeeded.
+ * - `backagain`: a reconnect or a resume succeeded.
  */
 export class Meeting extends EventTarget {
   constructor({ room, displayName, token, media }) {
@@ -58,6 +60,8 @@ export class Meeting extends EventTarget {
     this.constraints = null;
     this.attempts = 0;
     this.reconnects = 0;
+    /** Signaling connections taken back after the server restarted (same media session). */
+    this.resumes = 0;
     this.retryTimer = 0;
     this.lastError = null;
     /** Whether any session got as far as `welcome`: a retry before that is not a "reconnect". */
@@ -108,7 +112,8 @@ export class Meeting extends EventTarget {
   async attempt() {
     this.retryTimer = 0;
     this.attempts += 1;
-    const s = new Session({ room: this.room, displayName: this.displayName, token: this.token, media: this.media });
+    const mutedNow = () => ({ audioMuted: this.audioMuted, videoMuted: this.videoMuted });
+    const s = new Session({ room: this.room, displayName: this.displayName, token: this.token, media: this.media, mutedNow });
     this.session = s;
     const mine = (fn) => (ev) => this.session === s && fn(ev.detail);
     s.addEventListener('state', mine((st) => this.setConnState(st)));
@@ -127,6 +132,11 @@ export class Meeting extends EventTarget {
     // The server says bye on its own only when it drops us (slow, idle) or shuts down: all
     // passing, so we come back as after any other failure. After our own `leave` this
     // session is no longer ours and the bye is not heard here.
+    s.addEventListener('resuming', mine((err) => {
+      this.lastError = err;
+      this.setPhase('reconnecting', { error: err });
+    }));
+    s.addEventListener('resumed', mine(({ audioMuted, videoMuted }) => this.onResumed(audioMuted, videoMuted)));
     s.addEventListener('bye', mine((reason) => this.onFailure(new SessionError('server_bye', reason || 'no reason given'))));
     this.established = false;
     if (this.phase !== 'reconnecting') this.setPhase('joining');
@@ -171,6 +181,16 @@ export class Meeting extends EventTarget {
     const delay = Math.round(step * (0.8 + Math.random() * 0.4));
     this.setPhase('reconnecting', { error: err, retryAt: Date.now() + delay });
     this.retryTimer = setTimeout(() => this.attempt(), delay);
+  }
+
+  /** The server took our session back; media never stopped. */
+  onResumed(audioMuted, videoMuted) {
+    this.sentMute = { audio: audioMuted, video: videoMuted };
+    this.resumes += 1;
+    this.lastError = null;
+    this.setPhase('joined');
+    this.syncMute(); // toggled while the server was away
+    this.emit('backagain');
   }
 
   retryNow() {
@@ -423,6 +443,7 @@ export class Meeting extends EventTarget {
       simulcast: !!this.session?.peer?.simulcast,
       audioLevels: Object.fromEntries(this.speaker.levels),
       reconnects: this.reconnects,
+      resumes: this.resumes,
       lastError: this.lastError ? { code: this.lastError.code, message: this.lastError.message } : null,
       roster: [...this.roster.values()].map((p) => ({ ...p })),
       chat: this.chat.map((c) => ({

@@ -1,11 +1,14 @@
 // One session: one WebSocket, one join, one RTCPeerConnection, one participant id.
 //
-// A session either runs until it is left, or fails (socket closed, ICE failed, the server
-// refused something) and is thrown away whole. Reconnecting is the meeting's job
-// (meeting.js): it starts a fresh session, because the server gives a rejoin a new
-// participant id and the bridge a new endpoint, so nothing of the old one can be reused.
-// One exception: when the bridge dies the server says `renegotiate`, and the session keeps
-// its signaling connection and replaces only its peer connection.
+// A session either runs until it is left, or fails (ICE failed, the server refused
+// something) and is thrown away whole. Reconnecting is the meeting's job (meeting.js): it
+// starts a fresh session, because the server gives a rejoin a new participant id and the
+// bridge a new endpoint, so nothing of the old one can be reused. Two exceptions:
+// - the bridge dies: the server says `renegotiate`, and the session keeps its signaling
+//   connection and replaces only its peer connection;
+// - the signaling connection closes without `bye` (the server restarted): the media session
+//   still runs on its bridge, so the session keeps its peer connection, reconnects and sends
+//   `join` with `resume` (docs/protocol.md, "Resuming"). Media never stops.
 
 import { SignalingClient, signalingUrl } from './signaling.js';
 import { Peer } from './peer.js';
@@ -16,6 +19,12 @@ const WELCOME_TIMEOUT_MS = 15_000;
 const MEDIA_CONNECT_TIMEOUT_MS = 20_000;
 /** ICE 'disconnected' often heals by itself (a Wi-Fi blip); 'failed' or this long does not. */
 const DISCONNECTED_GRACE_MS = 8_000;
+/** How long a session whose signaling connection dropped keeps trying to take itself back. */
+const RESUME_FOR_MS = 30_000;
+/** Waits before each resume attempt; the last step repeats. */
+const RESUME_BACKOFF_MS = [200, 400, 800, 1600, 2000];
+/** Errors after which another resume attempt may succeed: the server is not back yet. */
+const RESUME_RETRY_CODES = new Set(['unreachable', 'disconnected', 'timeout', 'unavailable']);
 
 /** Error codes after which trying again cannot help without the user changing something. */
 const FATAL_CODES = new Set([
@@ -56,13 +65,20 @@ export class SessionError extends Error {
  * - `failed`: detail is a SessionError; the session is dead and closed.
  * - `bye`: detail is the server's reason; the session is over and closed.
  * - `renegotiate`: the bridge died; a new peer connection is being set up (detail: reason).
+ * - `resuming`: the signaling connection closed without `bye`; media goes on and the session
+ *   reconnects to resume (detail: the SessionError that says why).
+ * - `resumed`: the server took the session back: `{ audioMuted, videoMuted }` as the resuming
+ *   `join` told it. A `welcome` with the same participant id came just before.
  */
 export class Session extends EventTarget {
-  constructor({ room, displayName, token, media, url = signalingUrl() }) {
+  /** `mutedNow()` says what we send now, for the `join` that resumes. */
+  constructor({ room, displayName, token, media, mutedNow, url = signalingUrl() }) {
     super();
     this.opts = { room, displayName, token };
     this.media = media;
-    this.sig = new SignalingClient(url);
+    this.mutedNow = mutedNow;
+    this.url = url;
+    this.sig = null;
     this.peer = null;
     this.participantId = null;
     this.over = false;
@@ -79,10 +95,16 @@ export class Session extends EventTarget {
     this.timers = new Set();
     /** The constraints for the bridge, kept for a peer made after they were set. */
     this.constraints = null;
+    /** The ICE password of our last offer: what proves to a restarted server that the
+     * media session on the bridge is ours. */
+    this.proof = null;
+    /** Whether we are reconnecting to resume (the peer connection goes on meanwhile). */
+    this.resuming = false;
+    this.resumes = 0;
   }
 
   get wsState() {
-    return this.sig.state;
+    return this.sig?.state ?? 'closed';
   }
 
   get iceState() {
@@ -98,21 +120,20 @@ export class Session extends EventTarget {
    * media connects afterwards (watch `state`). Rejects with a SessionError.
    */
   async start({ audioMuted, videoMuted }) {
-    this.sig.addEventListener('statechange', () => this.emitState());
-    this.sig.addEventListener('message', (ev) => this.onMessage(ev.detail));
-    this.sig.addEventListener('close', (ev) => {
-      if (!ev.detail.expected) {
-        this.fail(new SessionError('disconnected', `the connection to the server closed (${ev.detail.code})`));
-      }
-    });
     try {
-      await this.sig.connect();
+      await this.connectSignaling();
     } catch (e) {
       this.over = true;
-      throw new SessionError('unreachable', e.message);
+      throw e;
     }
 
-    const welcome = await this.join(audioMuted, videoMuted);
+    let welcome;
+    try {
+      welcome = await this.join(audioMuted, videoMuted);
+    } catch (e) {
+      this.end();
+      throw e;
+    }
     this.participantId = welcome.participant_id;
     try {
       await this.startMedia();
@@ -130,11 +151,28 @@ export class Session extends EventTarget {
     return welcome;
   }
 
-  join(audioMuted, videoMuted) {
+  /** A new signaling connection, which becomes this session's. Rejects with a SessionError. */
+  async connectSignaling() {
+    this.sig?.close(); // a resume attempt that timed out leaves its connection behind
+    const sig = new SignalingClient(this.url);
+    this.sig = sig;
+    sig.addEventListener('statechange', () => this.sig === sig && this.emitState());
+    sig.addEventListener('message', (ev) => this.sig === sig && this.onMessage(ev.detail));
+    sig.addEventListener('close', (ev) => this.sig === sig && !ev.detail.expected && this.onSignalingLost(ev.detail));
+    try {
+      await sig.connect();
+    } catch (e) {
+      throw new SessionError('unreachable', e.message);
+    }
+  }
+
+  /** Send `join` (with `resume` to take back a media session); resolves with `welcome`. */
+  join(audioMuted, videoMuted, resume) {
     return new Promise((resolve, reject) => {
-      const timer = this.after(WELCOME_TIMEOUT_MS, () =>
-        this.fail(new SessionError('timeout', 'the server did not answer the join')),
-      );
+      const timer = this.after(WELCOME_TIMEOUT_MS, () => {
+        this.pendingWelcome = null;
+        reject(new SessionError('timeout', 'the server did not answer the join'));
+      });
       this.pendingWelcome = {
         resolve: (w) => {
           this.clear(timer);
@@ -153,6 +191,7 @@ export class Session extends EventTarget {
         video_muted: videoMuted,
       };
       if (this.opts.token) join.token = this.opts.token;
+      if (resume) join.resume = resume;
       this.sig.send(join);
     });
   }
@@ -173,6 +212,7 @@ export class Session extends EventTarget {
     });
     const m = this.media;
     const sdp = await peer.offer(m.stream, m.audioTrack, m.outgoingVideo);
+    this.proof = icePassword(sdp);
     this.sig.send({ type: 'offer', sdp });
   }
 
@@ -187,6 +227,10 @@ export class Session extends EventTarget {
     } else if (state === 'failed') {
       const code = this.wasConnected ? 'media_lost' : 'media_failed';
       this.fail(new SessionError(code, 'the media connection failed'));
+    } else if (state === 'disconnected' && this.resuming) {
+      // The server and the media path went away together: most likely the bridge is gone
+      // too, and nothing is left to resume.
+      this.fail(new SessionError('media_lost', 'the media connection was lost while the server was away'));
     } else if (state === 'disconnected' && !this.graceTimer) {
       this.graceTimer = this.after(DISCONNECTED_GRACE_MS, () => {
         this.graceTimer = 0;
@@ -244,10 +288,9 @@ export class Session extends EventTarget {
   onError(msg) {
     const err = new SessionError(msg.code, msg.message || msg.code, msg.field);
     if (this.pendingWelcome) {
-      // Any error before `welcome` is the answer to our join.
+      // Any error before `welcome` is the answer to our join; whoever sent it decides.
       this.pendingWelcome.reject(err);
       this.pendingWelcome = null;
-      this.end();
       return;
     }
     // Our offer could not be placed or answered: this session will never carry media, so
@@ -283,6 +326,59 @@ export class Session extends EventTarget {
     }
   }
 
+  /** The signaling connection closed without `bye`. */
+  onSignalingLost({ code }) {
+    const err = new SessionError('disconnected', `the connection to the server closed (${code})`);
+    if (this.pendingWelcome) {
+      // A join (first or resuming) in flight: its caller hears it.
+      this.pendingWelcome.reject(err);
+      this.pendingWelcome = null;
+      return;
+    }
+    const state = this.peer?.pc.connectionState;
+    if (!this.welcomed || !this.proof || this.resuming || !['new', 'connecting', 'connected'].includes(state)) {
+      this.fail(err);
+      return;
+    }
+    this.resume(err);
+  }
+
+  /** Reconnect and take our media session back, which runs on meanwhile. */
+  async resume(why) {
+    console.info('signaling lost; resuming our media session:', why.message);
+    this.resuming = true;
+    this.dispatch('resuming', why);
+    this.emitState();
+    const deadline = Date.now() + RESUME_FOR_MS;
+    for (let i = 0; ; i += 1) {
+      await new Promise((resolve) => this.after(RESUME_BACKOFF_MS[Math.min(i, RESUME_BACKOFF_MS.length - 1)], resolve));
+      if (this.over) return;
+      if (Date.now() > deadline) {
+        this.fail(new SessionError('disconnected', `the server did not take our session back within ${RESUME_FOR_MS / 1000} s`));
+        return;
+      }
+      const { audioMuted, videoMuted } = this.mutedNow?.() ?? { audioMuted: false, videoMuted: false };
+      try {
+        await this.connectSignaling();
+        if (this.over) return;
+        const welcome = await this.join(audioMuted, videoMuted, { participant_id: this.participantId, proof: this.proof });
+        if (welcome.participant_id !== this.participantId) throw new SessionError('resume_failed', 'the server gave us a new participant id');
+      } catch (e) {
+        if (this.over) return;
+        if (RESUME_RETRY_CODES.has(e.code)) continue;
+        // Refused (`resume_failed`: the bridge lost our endpoint, or the server already saw
+        // us leave): this media session is over; the meeting joins afresh.
+        this.fail(e);
+        return;
+      }
+      this.resuming = false;
+      this.resumes += 1;
+      this.emitState();
+      this.dispatch('resumed', { audioMuted, videoMuted });
+      return;
+    }
+  }
+
   /** What we show and how big, for the bridge (sent when its data channel is open). */
   setConstraints(c) {
     this.constraints = c;
@@ -313,14 +409,12 @@ export class Session extends EventTarget {
   fail(err) {
     if (this.over) return;
     this.failure = err;
-    if (this.pendingWelcome) {
-      this.pendingWelcome.reject(err);
-      this.pendingWelcome = null;
-      this.end();
-      return;
-    }
+    const pending = this.pendingWelcome;
+    this.pendingWelcome = null;
     this.end();
-    this.dispatch('failed', err);
+    pending?.reject(err);
+    // Before the first `welcome` the caller of start() hears it from the rejection alone.
+    if (this.welcomed) this.dispatch('failed', err);
   }
 
   /** Close everything without telling anyone; idempotent. */
@@ -329,7 +423,7 @@ export class Session extends EventTarget {
     this.over = true;
     this.timers.forEach(clearTimeout);
     this.timers.clear();
-    this.sig.close();
+    this.sig?.close();
     this.peer?.close();
     this.emitState();
   }
@@ -356,4 +450,9 @@ export class Session extends EventTarget {
   dispatch(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
+}
+
+/** The `a=ice-pwd:` of an SDP (bundled: every m-line has the same), or null. */
+export function icePassword(sdp) {
+  return /^a=ice-pwd:(\S+)/m.exec(sdp)?.[1] ?? null;
 }
