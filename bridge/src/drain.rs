@@ -1,8 +1,9 @@
 //! When a draining bridge exits. Sans-IO: the engine loop feeds it events and the time, and
 //! acts on what [`Drain::poll`] returns.
 //!
-//! A bridge drains because an operator asked the focus (`Drain` on the link; the focus
-//! remembers it and sends it again after every `Registered`) or because it got SIGTERM (its
+//! A bridge drains because an operator asked the focus (`Drain` on the link; both sides
+//! remember it: the focus sends it again after a reconnect, the bridge reports it when it
+//! registers with a focus that restarted) or because it got SIGTERM (its
 //! own drain, for good, reported to the focus with `Draining`). While draining it takes no new
 //! conference and exits as soon as it hosts none. At `drain_deadline` after the drain began
 //! it asks the focus to move what is left (`Evacuate`), keeps forwarding for
@@ -40,6 +41,11 @@ impl Drain {
 
     pub fn draining(&self) -> bool {
         self.requested || self.own || self.evacuated.is_some()
+    }
+
+    /// The operator's drain, as the focus last said (reported again on re-registration).
+    pub fn requested(&self) -> bool {
+        self.requested
     }
 
     /// What the bridge reports as its own drain (`Draining`, stats): not the operator's, which

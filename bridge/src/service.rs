@@ -147,6 +147,7 @@ impl Bridge {
             ingest_addrs,
             conferences: Vec::new(),
             endpoints: Vec::new(),
+            drain_requested: false,
         };
         to_focus.send(BridgeToFocus::Register(registration.clone())).await.map_err(|_| BridgeError::LinkClosed)?;
         http_state.ready.store(true, Ordering::Relaxed);
@@ -187,17 +188,19 @@ impl Bridge {
                     }
                     Some(FocusToBridge::Registered { focus_version }) => {
                         // A focus that restarted, or a link that came back, has forgotten what
-                        // runs here: tell it, so it keeps those conferences on this bridge.
+                        // runs here and an operator's drain: tell it, so it keeps those
+                        // conferences on this bridge and sends no new ones while drained.
                         let conferences: Vec<String> = engine.conference_names().map(str::to_owned).collect();
-                        tracing::info!(%focus_version, conferences = conferences.len(), "registered with the focus");
-                        if !conferences.is_empty() {
-                            let again = Registration { conferences, endpoints: engine.hosted_endpoints(), ..registration.clone() };
+                        tracing::info!(%focus_version, conferences = conferences.len(), drain_requested = drain.requested(), "registered with the focus");
+                        if !conferences.is_empty() || drain.requested() {
+                            let again = Registration {
+                                conferences,
+                                endpoints: engine.hosted_endpoints(),
+                                drain_requested: drain.requested(),
+                                ..registration.clone()
+                            };
                             let _ = to_focus.send(BridgeToFocus::Register(again)).await;
                         }
-                        // The focus re-sends an operator's drain it remembers; a restarted one
-                        // has none, and must not find this bridge stuck draining for nobody.
-                        drain.set_requested(false, Instant::now());
-                        http_state.draining.store(drain.draining(), Ordering::Relaxed);
                         if drain.own() {
                             let _ = to_focus.send(BridgeToFocus::Draining { draining: true }).await;
                         }

@@ -141,6 +141,9 @@ impl<L: Clone> Registry<L> {
         let id = registration.bridge_id.clone();
         let previous = self.bridges.remove(&id);
         let mut outcome = Registered { replaced: previous.is_some(), ..Default::default() };
+        // Either side may be the one that remembers: the bridge across a focus restart, the
+        // focus across a bridge's reconnect.
+        let drain_requested = registration.drain_requested || previous.as_ref().is_some_and(|p| p.drain_requested);
         let mut entry = BridgeEntry {
             link_id,
             link,
@@ -148,7 +151,7 @@ impl<L: Clone> Registry<L> {
             // A returning bridge's last report beats "idle" until its next one arrives.
             stats: previous.as_ref().map(|p| p.stats.clone()).unwrap_or_default(),
             last_seen: now,
-            drain_requested: previous.as_ref().is_some_and(|p| p.drain_requested),
+            drain_requested,
             pending_joins: previous.as_ref().map_or(0, |p| p.pending_joins),
             conferences: previous.map(|p| p.conferences).unwrap_or_default(),
         };
@@ -383,7 +386,22 @@ mod tests {
             ingest_addrs: vec![],
             conferences: vec![],
             endpoints: vec![],
+            drain_requested: false,
         }
+    }
+
+    #[test]
+    fn a_drain_the_bridge_reports_is_kept_and_one_the_focus_remembers_too() {
+        let now = Instant::now();
+        let mut r = Registry::<()>::new(TIMEOUT, Policy::default());
+        let drained = Registration { drain_requested: true, ..registration("b1") };
+        r.register(LinkId(1), (), drained, now).unwrap();
+        assert!(r.bridge("b1").unwrap().drain_requested, "a restarted focus takes the bridge's word");
+        r.register(LinkId(2), (), registration("b1"), now).unwrap();
+        assert!(r.bridge("b1").unwrap().drain_requested, "a reconnect does not lift it");
+        r.set_draining("b1", false);
+        r.register(LinkId(3), (), registration("b1"), now).unwrap();
+        assert!(!r.bridge("b1").unwrap().drain_requested, "lifted stays lifted");
     }
 
     fn stress(s: f64) -> BridgeStats {

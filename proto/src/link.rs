@@ -92,6 +92,10 @@ pub struct Registration {
     /// resume their sessions through a new signaling process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<HostedEndpoint>,
+    /// An operator's drain this bridge was told of and that was not lifted: a focus that
+    /// restarted (and so forgot it) takes it from here.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drain_requested: bool,
 }
 
 /// One endpoint a re-registering bridge hosts.

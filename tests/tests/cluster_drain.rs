@@ -1,6 +1,7 @@
 //! Draining real `bridge` processes behind a `signaling` process (focus embedded):
 //! - drained through the operator API, a bridge gets no new conference, keeps its running
-//!   one, answers `/ready` with 503, and exits (status 0) when its last conference ends;
+//!   one, answers `/ready` with 503, stays drained across a restart of the focus, and exits
+//!   (status 0) when its last conference ends;
 //! - SIGTERM does the same; a second SIGTERM exits at once;
 //! - at the drain deadline a bridge has the focus move what is left to another bridge (the
 //!   participants renegotiate there and media flows again) and exits.
@@ -94,6 +95,14 @@ async fn drained_through_the_api_a_bridge_takes_nothing_new_and_exits_when_empty
         assert_eq!(ready, 503, "a draining bridge is not ready");
         refused_while_draining(&c, "newcomer", "b1").await;
         assert!(running.iter().all(Participant::is_connected), "the running conference goes on");
+
+        // The drain outlives a restart of the focus: b1 reports it when it registers again.
+        c.stop_signaling().await;
+        c.start_signaling().await;
+        c.wait_registered(&["b1"], Duration::from_secs(15)).await;
+        wait_state(&c, "b1", "draining").await;
+        assert_eq!(ready_status(&c, "b1").await, 503, "still draining after the focus restarted");
+        refused_while_draining(&c, "after-restart", "b1").await;
 
         // Another bridge takes the new room; the drained one keeps its conference.
         c.add_bridge("b2").await;

@@ -422,6 +422,7 @@ mod tests {
             ingest_addrs: vec![],
             conferences: vec![],
             endpoints: vec![],
+            drain_requested: false,
         })
     }
 

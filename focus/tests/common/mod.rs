@@ -25,6 +25,7 @@ pub fn registration(id: &str, region: Option<&str>) -> Registration {
         ingest_addrs: vec![],
         conferences: vec![],
         endpoints: vec![],
+        drain_requested: false,
     }
 }
 

@@ -185,6 +185,7 @@ impl FakeBridge {
             ingest_addrs: Vec::new(),
             conferences: Vec::new(),
             endpoints: vec![],
+            drain_requested: false,
         };
         to_focus.send(BridgeToFocus::Register(registration)).await.unwrap();
         to_focus.send(BridgeToFocus::Stats(BridgeStats::default())).await.unwrap();
