@@ -37,6 +37,8 @@ pub struct BridgeConfig {
     pub stats_interval: Duration,
     /// Endpoints at which the bridge reports stress 1.0.
     pub max_endpoints: u32,
+    /// Packets per second (in + out) at which the bridge reports stress 1.0.
+    pub full_packet_rate: u32,
     /// Conferences this bridge hosts at most; an offer for one more is refused.
     pub max_conferences: u32,
     /// Endpoints still in their ICE/DTLS handshake at most; an offer for one more is refused.
@@ -67,6 +69,10 @@ impl Default for BridgeConfig {
             secret: None,
             stats_interval: Duration::from_secs(1),
             max_endpoints: 500,
+            // One engine task forwards everything; a release build spends about 40 µs of CPU
+            // per forwarded packet on a small cloud core (docs/performance.md), so one core
+            // is full at some 25 000 packets out, with the packets in on top.
+            full_packet_rate: 50_000,
             max_conferences: 1000,
             max_pending_endpoints: 200,
             drain_deadline: Duration::from_secs(300),
@@ -115,6 +121,9 @@ impl BridgeConfig {
         if let Some(v) = args.max_endpoints {
             self.max_endpoints = v;
         }
+        if let Some(v) = args.full_packet_rate {
+            self.full_packet_rate = v;
+        }
         if let Some(v) = args.max_conferences {
             self.max_conferences = v;
         }
@@ -140,6 +149,9 @@ impl BridgeConfig {
         }
         if self.max_endpoints == 0 {
             return bad("max_endpoints", "must be at least 1");
+        }
+        if self.full_packet_rate == 0 {
+            return bad("full_packet_rate", "must be at least 1");
         }
         if self.max_conferences == 0 {
             return bad("max_conferences", "must be at least 1");
@@ -199,6 +211,9 @@ pub struct BridgeArgs {
     /// Endpoints at which the bridge reports full stress [default: 500].
     #[arg(id = "bridge_max_endpoints", long = "max-endpoints", env = "PONTE_BRIDGE_MAX_ENDPOINTS")]
     pub max_endpoints: Option<u32>,
+    /// Packets per second (in + out) at which the bridge reports full stress [default: 50000].
+    #[arg(id = "bridge_full_packet_rate", long = "full-packet-rate", env = "PONTE_BRIDGE_FULL_PACKET_RATE")]
+    pub full_packet_rate: Option<u32>,
     /// Conferences this bridge hosts at most [default: 1000].
     #[arg(id = "bridge_max_conferences", long = "max-conferences", env = "PONTE_BRIDGE_MAX_CONFERENCES")]
     pub max_conferences: Option<u32>,

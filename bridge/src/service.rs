@@ -156,7 +156,7 @@ impl Bridge {
         let mut engine = Engine::new(candidates, config.keyframe_request_interval, metrics.clone());
         engine.set_limits(Limits::from(&config));
         engine.set_quality(config.quality.clone());
-        let mut load = LoadMeter::new(&metrics, config.max_endpoints);
+        let mut load = LoadMeter::new(&metrics, config.max_endpoints, config.full_packet_rate);
         let mut stats_tick = tokio::time::interval(config.stats_interval);
         let mut drain = Drain::new(config.drain_deadline);
         let mut claims = Claims::default();
@@ -389,14 +389,11 @@ async fn send_all(engine: &mut Engine, socket: &mut MediaSocket, outbox: &mut Ve
     }
 }
 
-/// Packets per second (in + out) at which a bridge reports full stress: a conservative
-/// figure for one release-built bridge on a small machine.
-const FULL_PACKET_RATE: f64 = 200_000.0;
-
 /// Turns counters into the rates and stress figure the focus places by.
 struct LoadMeter {
     metrics: BridgeMetrics,
     max_endpoints: u32,
+    full_packet_rate: u32,
     last: Instant,
     last_counts: [u64; 4],
     /// Process CPU seconds at `cpu_at` (None where /proc is not there).
@@ -404,8 +401,12 @@ struct LoadMeter {
     cpu_at: Instant,
     /// The share last measured over a window of at least [`MIN_CPU_WINDOW`].
     cpu_share: f64,
-    cores: f64,
 }
+
+/// Cores the bridge can keep busy: media goes through one engine task, so one core fully
+/// used is full stress however many the machine has (over all cores, a saturated bridge on
+/// eight would read 0.125 and keep getting conferences).
+const ENGINE_CORES: f64 = 1.0;
 
 /// CPU time comes in 10 ms ticks: over a shorter window (the first report goes out right
 /// after start-up) one tick reads as several cores busy, and a fresh bridge would report
@@ -413,10 +414,9 @@ struct LoadMeter {
 const MIN_CPU_WINDOW: Duration = Duration::from_millis(500);
 
 impl LoadMeter {
-    fn new(metrics: &BridgeMetrics, max_endpoints: u32) -> Self {
-        let cores = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+    fn new(metrics: &BridgeMetrics, max_endpoints: u32, full_packet_rate: u32) -> Self {
         let now = Instant::now();
-        Self { metrics: metrics.clone(), max_endpoints, last: now, last_counts: [0; 4], last_cpu: cpu_seconds(), cpu_at: now, cpu_share: 0.0, cores }
+        Self { metrics: metrics.clone(), max_endpoints, full_packet_rate, last: now, last_counts: [0; 4], last_cpu: cpu_seconds(), cpu_at: now, cpu_share: 0.0 }
     }
 
     fn sample(&mut self, engine: &Engine, draining: bool) -> BridgeStats {
@@ -430,14 +430,14 @@ impl LoadMeter {
         if cpu_window >= MIN_CPU_WINDOW {
             let cpu = cpu_seconds();
             self.cpu_share = match (cpu, self.last_cpu) {
-                (Some(now_s), Some(then_s)) => (now_s - then_s).max(0.0) / cpu_window.as_secs_f64() / self.cores,
+                (Some(now_s), Some(then_s)) => (now_s - then_s).max(0.0) / cpu_window.as_secs_f64() / ENGINE_CORES,
                 _ => 0.0,
             };
             self.last_cpu = cpu;
             self.cpu_at = now;
         }
         let cpu_share = self.cpu_share;
-        let packet_share = (rate(2) + rate(3)) as f64 / FULL_PACKET_RATE;
+        let packet_share = (rate(2) + rate(3)) as f64 / f64::from(self.full_packet_rate);
         let endpoint_share = endpoints as f64 / self.max_endpoints as f64;
         let stats = BridgeStats {
             stress: endpoint_share.max(cpu_share).max(packet_share).clamp(0.0, 1.0),
