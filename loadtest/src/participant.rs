@@ -36,6 +36,15 @@ const KEEPALIVE_EVERY: Duration = Duration::from_secs(15);
 const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a participant whose signaling connection dropped keeps trying to resume.
 const RESUME_FOR: Duration = Duration::from_secs(30);
+/// Waits before offering again when no bridge could take the room (`unavailable`), say after
+/// the only bridge died; the last step repeats until an operator brings one up.
+const OFFER_RETRY: [Duration; 5] = [
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+    Duration::from_secs(8),
+    Duration::from_secs(15),
+];
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -126,6 +135,8 @@ struct Shared {
     renegotiated_at: Option<Instant>,
     /// Signaling connections resumed after a drop (the media session went on).
     resumes: u32,
+    /// Offers sent again because no bridge could take the room.
+    offer_retries: u32,
 }
 
 #[derive(Debug)]
@@ -181,7 +192,7 @@ impl Participant {
         let (session, offer) = new_session(config.clone(), local_addr)?;
         let proof = ponte_proto::resume::ice_pwd(&offer).map(str::to_owned);
         let (mut ws_tx, ws_rx) = ws.split();
-        send(&mut ws_tx, &ClientMessage::Offer { sdp: offer }).await?;
+        send(&mut ws_tx, &ClientMessage::Offer { sdp: offer.clone() }).await?;
 
         let shared = Arc::new(Mutex::new(Shared { roster: welcome.roster, ..Shared::default() }));
         let (commands, commands_rx) = mpsc::unbounded_channel();
@@ -205,6 +216,7 @@ impl Participant {
             shared: shared.clone(),
             media_via: opts.media_via,
             remote: None,
+            unanswered: Some(Unanswered::new(offer)),
         };
         let task = tokio::spawn(driver.run());
         tracing::debug!(participant = %welcome.participant_id, %room, %local_addr, "joined");
@@ -267,6 +279,11 @@ impl Participant {
     pub fn renegotiations(&self) -> (u32, Option<Instant>) {
         let s = self.lock();
         (s.renegotiations, s.renegotiated_at)
+    }
+
+    /// How many times we offered again because no bridge could take the room (`unavailable`).
+    pub fn offer_retries(&self) -> u32 {
+        self.lock().offer_retries
     }
 
     /// How many times the signaling connection dropped and we resumed our media session
@@ -537,6 +554,37 @@ struct Driver {
     media_via: Option<SocketAddr>,
     /// The bridge address the session last sent to, which the relay stands in for.
     remote: Option<SocketAddr>,
+    /// Our offer until a bridge answers it.
+    unanswered: Option<Unanswered>,
+}
+
+/// An offer no bridge has answered yet, and when to send it again if none could take it.
+struct Unanswered {
+    sdp: String,
+    refusals: usize,
+    retry_at: Option<tokio::time::Instant>,
+}
+
+impl Unanswered {
+    fn new(sdp: String) -> Self {
+        Self { sdp, refusals: 0, retry_at: None }
+    }
+
+    /// No bridge could take the room: offer again after a backoff.
+    fn refused(&mut self) -> Duration {
+        let wait = OFFER_RETRY[self.refusals.min(OFFER_RETRY.len() - 1)];
+        self.refusals += 1;
+        self.retry_at = Some(tokio::time::Instant::now() + wait);
+        wait
+    }
+}
+
+/// Resolves when an unanswered offer is due again; pending otherwise.
+async fn offer_due(unanswered: &Option<Unanswered>) {
+    match unanswered.as_ref().and_then(|u| u.retry_at) {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Driver {
@@ -601,6 +649,7 @@ impl Driver {
                     }
                 },
                 _ = tokio::time::sleep_until(deadline) => self.session.handle_timeout(Instant::now()),
+                _ = offer_due(&self.unanswered) => self.offer_again().await,
                 _ = publish.tick() => self.publish(),
                 _ = keepalive.tick() => self.send_ws(&ClientMessage::Ping { id: None }).await,
             }
@@ -637,8 +686,18 @@ impl Driver {
             shared.renegotiations += 1;
             shared.renegotiated_at = Some(Instant::now());
         }
+        self.unanswered = Some(Unanswered::new(offer.clone()));
         self.send_ws(&ClientMessage::Offer { sdp: offer }).await;
         Ok(())
+    }
+
+    async fn offer_again(&mut self) {
+        let Some(unanswered) = &mut self.unanswered else { return };
+        unanswered.retry_at = None;
+        let sdp = unanswered.sdp.clone();
+        tracing::info!(participant = %self.rejoin.participant_id, "offering again");
+        lock(&self.shared).offer_retries += 1;
+        self.send_ws(&ClientMessage::Offer { sdp }).await;
     }
 
     async fn flush(&mut self) {
@@ -669,9 +728,17 @@ impl Driver {
         let now = Instant::now();
         match msg {
             ServerMessage::Answer { sdp } => {
+                self.unanswered = None;
                 if let Err(e) = self.session.accept_answer(now, &sdp) {
                     tracing::warn!("bridge answer refused: {e}");
                 }
+            }
+            ServerMessage::Error { code: ErrorCode::Unavailable, ref message, .. } if self.unanswered.as_ref().is_some_and(|u| u.retry_at.is_none()) => {
+                if let Some(u) = &mut self.unanswered {
+                    let wait = u.refused();
+                    tracing::info!(participant = %self.rejoin.participant_id, ?wait, "no bridge can take the room yet ({message}); offering again later");
+                }
+                self.on_roster(msg);
             }
             ServerMessage::Offer { sdp, tracks } => match self.session.accept_offer(now, &sdp, &tracks) {
                 Ok(answer) => self.send_ws(&ClientMessage::Answer { sdp: answer }).await,

@@ -2,7 +2,7 @@
 //! each: the focus sees its link drop, places both conferences on the other bridges and
 //! signaling tells every participant to renegotiate; each one receives the others' audio
 //! and video again from a new bridge within 10 s. The measured time per participant is
-//! printed.
+//! printed. With no bridge left, participants keep offering until an operator starts one.
 
 use std::time::{Duration, Instant};
 
@@ -100,6 +100,19 @@ async fn run() {
     join_all(rooms.into_iter().flat_map(|(_, m)| m).map(Participant::leave)).await;
 }
 
+/// A cluster with bridge b1 alone, and two participants in `room` with media connected.
+async fn one_bridge_two_participants(room: &str) -> (Cluster, Vec<Participant>) {
+    let c = Cluster::start(&["b1"]).await;
+    let mut members = Vec::new();
+    for name in ["A", "B"] {
+        members.push(Participant::join(&c.ws_url(), room, name, ParticipantOptions::default()).await.expect("joins"));
+    }
+    for p in &members {
+        p.wait_connected(Duration::from_secs(15)).await.expect("media connects");
+    }
+    (c, members)
+}
+
 /// A bridge that hangs (SIGSTOP: its link stays open, it just stops reporting) is declared
 /// dead after the focus's heartbeat timeout (3 s) and its room moves; when it wakes up it is
 /// told to end the room it still runs.
@@ -109,14 +122,7 @@ async fn a_bridge_that_stops_reporting_is_dead_after_the_heartbeat_timeout() {
 }
 
 async fn hang() {
-    let mut c = Cluster::start(&["b1"]).await;
-    let mut members = Vec::new();
-    for name in ["A", "B"] {
-        members.push(Participant::join(&c.ws_url(), "stuck", name, ParticipantOptions::default()).await.expect("joins"));
-    }
-    for p in &members {
-        p.wait_connected(Duration::from_secs(15)).await.expect("media connects");
-    }
+    let (mut c, members) = one_bridge_two_participants("stuck").await;
     c.add_bridge("b2").await;
     c.wait_registered(&["b2"], Duration::from_secs(10)).await;
     let stopped_at = Instant::now();
@@ -137,5 +143,37 @@ async fn hang() {
     c.bridge("b1").wait_for_line("focus link lost", Duration::from_secs(20)).await;
     c.signaling().wait_for_line("expiring it there", Duration::from_secs(10)).await;
     assert_eq!(c.conferences().await.get("stuck").map(String::as_str), Some("b2"), "the room stays on b2");
+    join_all(members.into_iter().map(Participant::leave)).await;
+}
+
+/// The only bridge dies: the room has nowhere to go, so the participants' new offers are
+/// refused (`unavailable`) and they keep offering, backing off; when an operator starts
+/// another bridge, their next offer lands there and media flows again without anyone
+/// rejoining.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_bridge_left_participants_keep_offering_until_one_comes() {
+    tokio::time::timeout(Duration::from_secs(60), alone()).await.expect("the scenario finishes within 60 s");
+}
+
+async fn alone() {
+    let (mut c, members) = one_bridge_two_participants("stranded").await;
+    let killed_at = Instant::now();
+    c.kill_bridge("b1").await;
+    for p in &members {
+        let refused = p.wait_until(Duration::from_secs(15), |p| p.offer_retries() >= 1).await;
+        assert!(refused, "{}: told to renegotiate, refused for want of a bridge, offered again: {:?}", p.id(), p.renegotiations());
+    }
+    assert!(members.iter().all(|p| !p.is_connected()), "no bridge, no media");
+    c.add_bridge("b2").await;
+    c.wait_registered(&["b2"], Duration::from_secs(10)).await;
+    let started_at = Instant::now();
+    for p in &members {
+        let others: Vec<(String, u32)> = members.iter().filter(|o| o.id() != p.id()).map(|o| (o.id().to_owned(), o.sender_tag())).collect();
+        // The backoff tops out at 15 s; by then a retry has found b2.
+        let back = p.wait_until(Duration::from_secs(25), |p| flowing_again(p, &others, killed_at)).await;
+        assert!(back, "{}: media from b2 once it registered: offers {}, {:?}", p.id(), p.offer_retries(), p.snapshot());
+        eprintln!("no bridge left: {} receives media again {:.2} s after b2 registered ({} offers again)", p.id(), started_at.elapsed().as_secs_f64(), p.offer_retries());
+    }
+    assert_eq!(c.conferences().await.get("stranded").map(String::as_str), Some("b2"));
     join_all(members.into_iter().map(Participant::leave)).await;
 }
