@@ -62,6 +62,8 @@ struct Client {
     got: HashMap<(String, bool), Vec<u32>>,
     seq: u32,
     force_key: bool,
+    /// `Connected` events the bridge reported for this client (for the focus's failover clock).
+    connected_events: u32,
 }
 
 impl Client {
@@ -86,6 +88,7 @@ impl Client {
             got: HashMap::new(),
             seq: 0,
             force_key: false,
+            connected_events: 0,
         };
         c.tracks.insert("offer".into(), offer.to_sdp_string()); // stash until joined
         c
@@ -212,6 +215,7 @@ impl Net {
                 let cmd = FocusToBridge::Answer { target, sdp: answer.to_sdp_string() };
                 self.engine.handle_command(self.now, cmd);
             }
+            EndpointEvent::Connected { .. } => c.connected_events += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -275,6 +279,7 @@ fn three_participants_receive_each_other_and_nothing_crosses_rooms() {
     assert!(net.metric("bridge_keyframe_requests_total") >= 1.0);
     assert_eq!(net.metric("bridge_endpoints"), 5.0);
     assert_eq!(net.metric("bridge_conferences"), 2.0);
+    assert!(net.clients.iter().all(|c| c.connected_events == 1), "the bridge reports each endpoint connected once");
 }
 
 #[test]

@@ -462,6 +462,7 @@ impl Focus {
     pub(crate) async fn forward_event(&self, event: EndpointEvent) {
         let kind = match &event {
             EndpointEvent::Answer { .. } => "answer",
+            EndpointEvent::Connected { .. } => "connected",
             EndpointEvent::Offer { .. } => "offer",
             EndpointEvent::Failed { .. } => "failed",
             EndpointEvent::Expired { .. } => "expired",
@@ -470,7 +471,11 @@ impl Focus {
         };
         self.inner.metrics.endpoint_events.with_label_values(&[kind]).inc();
         match &event {
-            EndpointEvent::Answer { target, .. } => self.note_failover_answer(&target.conference, &target.endpoint),
+            EndpointEvent::Connected { target } => {
+                // For the failover clock only: the client learns it from its own connection.
+                self.note_failover_connected(&target.conference, &target.endpoint);
+                return;
+            }
             EndpointEvent::Expired { target, .. } | EndpointEvent::IngestStopped { target } => {
                 self.left(&target.conference, &target.endpoint)
             }
@@ -574,15 +579,15 @@ impl Focus {
         }
     }
 
-    /// A moved participant's new bridge answered: one failover done, timed from the old
-    /// bridge's last message.
-    fn note_failover_answer(&self, conference: &str, endpoint: &str) {
+    /// A moved participant's media connected on its new bridge: one failover done, timed
+    /// from the old bridge's last message.
+    fn note_failover_connected(&self, conference: &str, endpoint: &str) {
         let mut failovers = self.failovers();
-        let Some((since, answered)) = failovers.get_mut(conference) else { return };
-        if answered.insert(endpoint.to_owned()) {
+        let Some((since, done)) = failovers.get_mut(conference) else { return };
+        if done.insert(endpoint.to_owned()) {
             let secs = now().saturating_duration_since(*since).as_secs_f64();
             self.inner.metrics.failover_seconds.observe(secs);
-            tracing::info!(conference, endpoint, secs, "moved participant answered by its new bridge");
+            tracing::info!(conference, endpoint, secs, "moved participant's media connected on its new bridge");
         }
     }
 

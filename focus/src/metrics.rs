@@ -72,7 +72,7 @@ impl FocusMetrics {
             failover_seconds: Histogram::with_opts(
                 HistogramOpts::new(
                     "ponte_focus_failover_seconds",
-                    "Seconds from a dead bridge's last message to a moved participant's answer from its new bridge.",
+                    "Seconds from a dead bridge's last message to a moved participant's media connecting on its new bridge.",
                 )
                 .buckets(vec![0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 30.0, 60.0]),
             )

@@ -1,7 +1,7 @@
 //! A bridge that dies — its link closes, or it stops reporting for the heartbeat timeout —
 //! has its conferences placed on the other bridges at once, and the move is announced for
-//! signaling; the new bridge's answer to a moved participant is timed in the failover
-//! histogram.
+//! signaling; a moved participant's media connecting on the new bridge is timed in the
+//! failover histogram.
 
 mod common;
 
@@ -47,10 +47,14 @@ async fn a_closed_link_moves_every_conference_and_announces_it() {
     assert_ne!(to[0], to[1], "the two moved conferences spread over b and c: {got:?}");
     assert_eq!(focus.bridge_of("one"), Some(to[0].clone()));
 
-    // The participant's offer now goes to the new bridge; its answer completes a failover.
+    // The participant's offer now goes to the new bridge; its media connecting there
+    // completes a failover (an answer alone does not).
     focus.send(offer("one", "ann")).await.unwrap();
     let new = if to[0] == "b" { &mut b } else { &mut c };
     new.answer_next_offer().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(metrics_text(&focus).contains("ponte_focus_failover_seconds_count 0"), "{}", metrics_text(&focus));
+    new.send(BridgeToFocus::Endpoint(EndpointEvent::Connected { target: common::target("one", "ann") })).await;
     eventually(|| metrics_text(&focus).contains("ponte_focus_failover_seconds_count 1")).await;
     assert!(metrics_text(&focus).contains("ponte_focus_failovers_total 2"), "{}", metrics_text(&focus));
 }

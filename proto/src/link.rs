@@ -141,6 +141,12 @@ pub enum EndpointEvent {
         sdp: String,
         tracks: Vec<TrackInfo>,
     },
+    /// The client's media session is up (ICE and DTLS done). The focus times failovers to
+    /// it; it is not passed on to the client.
+    Connected {
+        #[serde(flatten)]
+        target: EndpointRef,
+    },
     /// A request about this endpoint failed (bad SDP, unknown endpoint, ...).
     Failed {
         #[serde(flatten)]
@@ -172,6 +178,7 @@ impl EndpointEvent {
         match self {
             Self::Answer { target, .. }
             | Self::Offer { target, .. }
+            | Self::Connected { target }
             | Self::Failed { target, .. }
             | Self::Expired { target, .. }
             | Self::IngestStarted { target, .. }

@@ -53,6 +53,8 @@ fn route(shared: &Shared, event: EndpointEvent) {
             return shared.rooms.live_started(&target.conference, participant);
         }
         EndpointEvent::IngestStopped { .. } => return shared.rooms.live_stopped(&target.conference, &target.endpoint),
+        // The focus keeps these (failover timing); nothing for the client.
+        EndpointEvent::Connected { .. } => return,
         EndpointEvent::Answer { sdp, .. } => ServerMessage::Answer { sdp },
         EndpointEvent::Offer { sdp, tracks, .. } => ServerMessage::Offer { sdp, tracks },
         EndpointEvent::Failed { reason, .. } => {

@@ -97,6 +97,12 @@ async fn run() {
     assert_ne!(placed["north"], placed["south"], "the two moved conferences spread: {placed:?}");
     let worst = times.iter().max().copied().unwrap_or_default();
     eprintln!("failover: worst {:.2} s over {} participants", worst.as_secs_f64(), times.len());
+    // The focus timed each moved participant, up to its media connecting on the new bridge.
+    let m = ponte_tests::scrape::metrics(c.addr).await;
+    let (count, sum) = (m.sum("ponte_focus_failover_seconds_count", &[]), m.sum("ponte_focus_failover_seconds_sum", &[]));
+    eprintln!("failover: the focus's histogram has {count} failovers, mean {:.2} s", sum / count.max(1.0));
+    assert_eq!(count, 6.0, "one failover per moved participant");
+    assert!(sum / count < BOUND.as_secs_f64(), "the focus's failover times are in the same range: mean {} s", sum / count);
     join_all(rooms.into_iter().flat_map(|(_, m)| m).map(Participant::leave)).await;
 }
 

@@ -461,6 +461,7 @@ impl Engine {
             Event::Connected => {
                 if let Some(ep) = self.endpoints.get(&id) {
                     tracing::info!(endpoint = %ep.target.endpoint, "media connected");
+                    self.events.push_back(EndpointEvent::Connected { target: ep.target.clone() });
                 }
             }
             _ => self.on_quality_event(id, event),

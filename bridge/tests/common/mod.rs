@@ -449,6 +449,7 @@ impl Net {
                 let cmd = FocusToBridge::Answer { target, sdp: answer.to_sdp_string() };
                 self.engine.handle_command(self.now, cmd);
             }
+            EndpointEvent::Connected { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
     }
