@@ -299,7 +299,7 @@ impl Ingest {
         let metrics = IngestMetrics::new(registry)?;
         let wanted = !config.keys.is_empty();
         let srt = match wanted && config.srt_enabled {
-            true => Some(SrtIngest::bind(config).await.map_err(|source| BridgeError::Bind { what: "SRT ingest listener", addr: config.srt_listen, source })?),
+            true => Some(SrtIngest::bind(config, &metrics).await.map_err(|source| BridgeError::Bind { what: "SRT ingest listener", addr: config.srt_listen, source })?),
             false => None,
         };
         let rtmp = match wanted && config.rtmp_enabled {

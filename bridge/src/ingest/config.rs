@@ -25,6 +25,9 @@ pub struct IngestConfig {
     /// Live streams this bridge takes at once (each decodes and re-encodes its audio); the
     /// next encoder is refused (SRT 2402 overload, RTMP `NetStream.Publish.Denied`).
     pub max_streams: usize,
+    /// Addresses talking to the SRT port at once (handshakes in flight and live streams); a
+    /// datagram from one more is dropped (`bridge_ingest_srt_dropped_total{reason="too_many_callers"}`).
+    pub srt_max_callers: usize,
     /// Room → stream key (and optional SRT passphrase, display name).
     pub keys: HashMap<String, RoomKey>,
     /// Addresses told to the focus and to refused encoders, e.g. `srt://media.example.org:9000`.
@@ -42,6 +45,7 @@ impl Default for IngestConfig {
             rtmp_listen: SocketAddr::from(([0, 0, 0, 0], 1935)),
             reconnect_grace_ms: 3000,
             max_streams: 16,
+            srt_max_callers: 256,
             keys: HashMap::new(),
             public_addrs: Vec::new(),
         }
@@ -57,6 +61,9 @@ impl IngestConfig {
     pub fn validate(&self) -> Result<(), (String, String)> {
         if self.srt_latency_ms > 10_000 {
             return Err(("ingest.srt_latency_ms".into(), "must be at most 10000".into()));
+        }
+        if self.srt_max_callers == 0 {
+            return Err(("ingest.srt_max_callers".into(), "must be at least 1".into()));
         }
         if self.max_streams == 0 {
             return Err(("ingest.max_streams".into(), "must be at least 1 (remove the room keys to take no streams)".into()));

@@ -16,6 +16,7 @@ pub struct IngestMetrics {
     pub srt_loss: IntGaugeVec,
     pub srt_retransmits: IntGaugeVec,
     pub srt_listener_restarts: IntCounter,
+    pub srt_dropped: IntCounterVec,
     pub srt_rtt: GaugeVec,
 }
 
@@ -36,6 +37,7 @@ impl IngestMetrics {
             srt_retransmits: IntGaugeVec::new(Opts::new("bridge_ingest_srt_retransmitted_packets", "SRT packets retransmitted"), &["room"])?,
             srt_rtt: GaugeVec::new(Opts::new("bridge_ingest_srt_rtt_seconds", "SRT round-trip time measured at the handshake"), &["room"])?,
             srt_listener_restarts: IntCounter::new("bridge_ingest_srt_listener_restarts_total", "SRT listeners restarted after srt-tokio's listener task died on a malformed datagram")?,
+            srt_dropped: IntCounterVec::new(Opts::new("bridge_ingest_srt_dropped_total", "Datagrams to the SRT port dropped before srt-tokio, by reason"), &["reason"])?,
         };
         registry.register(Box::new(m.active.clone()))?;
         registry.register(Box::new(m.refusals.clone()))?;
@@ -49,6 +51,7 @@ impl IngestMetrics {
         registry.register(Box::new(m.srt_loss.clone()))?;
         registry.register(Box::new(m.srt_retransmits.clone()))?;
         registry.register(Box::new(m.srt_listener_restarts.clone()))?;
+        registry.register(Box::new(m.srt_dropped.clone()))?;
         registry.register(Box::new(m.srt_rtt.clone()))?;
         Ok(m)
     }

@@ -17,6 +17,8 @@ pub mod mpegts;
 pub mod publisher;
 pub mod rtmp;
 pub mod srt;
+pub mod srt_guard;
+pub mod srt_relay;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,4 +1,6 @@
 //! The SRT listener (UDP, one port for every caller), on srt-tokio behind [`MessageSource`].
+//! srt-tokio listens on loopback behind [`SrtRelay`], which owns the public port and keeps
+//! what would panic srt-protocol away from it.
 //!
 //! A caller's stream id names the room and key; the key picks the room's AES passphrase
 //! before the handshake completes, so a wrong key or passphrase never gets a session. Refusals
@@ -6,7 +8,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
@@ -17,7 +19,9 @@ use srt_tokio::{ConnectionRequest, SrtIncoming, SrtListener, SrtSocket};
 use tokio::net::UdpSocket;
 
 use super::keys::{parse_srt_stream_id, Refusal};
+use super::metrics::IngestMetrics;
 use super::mpegts::{TsDemuxer, TsEvent};
+use super::srt_relay::{Origins, SrtRelay};
 use super::{refused, IngestConfig, IngestContext, Session};
 
 /// A connected caller's messages, as the session loop sees them. srt-tokio's last release is
@@ -43,6 +47,15 @@ pub struct LinkStats {
 }
 
 pub struct SrtIngest {
+    relay: Option<SrtRelay>,
+    origins: Origins,
+    /// The public port (the relay's).
+    addr: SocketAddr,
+    listener: InnerListener,
+}
+
+/// srt-tokio's listener on loopback, behind the relay.
+struct InnerListener {
     _listener: SrtListener,
     incoming: SrtIncoming,
     addr: SocketAddr,
@@ -53,37 +66,50 @@ pub struct SrtIngest {
 const REBIND_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl SrtIngest {
-    pub async fn bind(config: &IngestConfig) -> io::Result<Self> {
-        Self::bind_on(config.srt_listen, config.srt_latency()).await
-    }
-
-    async fn bind_on(listen: SocketAddr, latency: Duration) -> io::Result<Self> {
-        let socket = UdpSocket::bind(listen).await?;
-        let addr = socket.local_addr()?;
-        let (listener, incoming) = SrtListener::builder().latency(latency).socket(socket).bind(addr).await?;
-        Ok(Self { _listener: listener, incoming, addr, latency })
+    pub async fn bind(config: &IngestConfig, metrics: &IngestMetrics) -> io::Result<Self> {
+        let listener = InnerListener::bind((Ipv4Addr::LOCALHOST, 0).into(), config.srt_latency()).await?;
+        let relay = SrtRelay::bind(config.srt_listen, listener.addr, config.srt_max_callers, metrics.clone()).await?;
+        let addr = relay.local_addr()?;
+        Ok(Self { origins: relay.origins(), relay: Some(relay), addr, listener })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// Accept callers; each runs in its own task. srt-tokio's listener task reads every
-    /// datagram of the port, and srt-protocol 0.4.4 panics on some malformed handshakes
-    /// (fuzz/README.md lists them); the task then ends, and with it the incoming stream — which
-    /// nothing else ends while we hold the listener. A fresh listener on the same port takes
-    /// new callers again (streams that were live on the dead one end; their encoders reconnect).
+    /// Relay the port and accept callers; each runs in its own task.
     pub async fn run(mut self, ctx: IngestContext) {
+        let relay = self.relay.take().expect("run once");
+        tokio::select! {
+            _ = relay.run() => {}
+            _ = self.listener.accept(ctx, self.origins) => {}
+        }
+    }
+}
+
+impl InnerListener {
+    async fn bind(addr: SocketAddr, latency: Duration) -> io::Result<Self> {
+        let socket = UdpSocket::bind(addr).await?;
+        let addr = socket.local_addr()?;
+        let (listener, incoming) = SrtListener::builder().latency(latency).socket(socket).bind(addr).await?;
+        Ok(Self { _listener: listener, incoming, addr, latency })
+    }
+
+    /// Accept callers. Should srt-tokio's listener task die all the same (the relay drops
+    /// every datagram known to panic it, but it is not our code), the incoming stream ends —
+    /// nothing else ends it while we hold the listener — and a fresh listener on the same
+    /// loopback address takes new callers again (streams live on the dead one end).
+    async fn accept(mut self, ctx: IngestContext, origins: Origins) {
         loop {
             while let Some(request) = self.incoming.incoming().next().await {
-                let ctx = ctx.clone();
-                tokio::spawn(async move { caller(ctx, request).await });
+                let (ctx, remote) = (ctx.clone(), origins.real(request.remote()));
+                tokio::spawn(async move { caller(ctx, request, remote).await });
             }
             ctx.metrics.srt_listener_restarts.inc();
-            tracing::error!(addr = %self.addr, "the SRT listener task died (srt-tokio panicked on a datagram); starting a new one");
+            tracing::error!(addr = %self.addr, "the SRT listener task died (srt-tokio panicked); starting a new one");
             let deadline = Instant::now() + REBIND_TIMEOUT;
             self = loop {
-                match Self::bind_on(self.addr, self.latency).await {
+                match Self::bind(self.addr, self.latency).await {
                     Ok(fresh) => break fresh,
                     // The dead listener's socket lives until its connections' tasks end.
                     Err(e) if Instant::now() < deadline => {
@@ -100,8 +126,8 @@ impl SrtIngest {
     }
 }
 
-async fn caller(ctx: IngestContext, request: ConnectionRequest) {
-    let remote = request.remote();
+/// One caller's connection request; `remote` is its real address (srt-tokio sees the relay's).
+async fn caller(ctx: IngestContext, request: ConnectionRequest, remote: SocketAddr) {
     let id = request.stream_id().map(|s| s.to_string()).unwrap_or_default();
     let verdict = parse_srt_stream_id(&id)
         .ok_or(Refusal::BadStreamId)

@@ -1,0 +1,172 @@
+//! The SRT port as callers see it: a UDP relay in front of srt-tokio, which listens on
+//! loopback behind it. Every datagram from a caller goes through that caller's
+//! [`CallerGuard`] first; what would panic srt-protocol is dropped and counted
+//! (`bridge_ingest_srt_dropped_total{reason}`) instead of ending the listener and every live
+//! stream with it.
+//!
+//! srt-tokio tells callers apart by address, so each caller gets its own loopback socket
+//! towards it (one task per caller carries the replies back); [`Origins`] maps those loopback
+//! addresses back to the callers' real ones for logs and refusals.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+use super::metrics::IngestMetrics;
+use super::srt_guard::CallerGuard;
+
+/// A caller silent this long is gone (SRT sends keep-alives every second; its own peer idle
+/// timeout is 5 s). Its loopback socket is closed.
+const IDLE: Duration = Duration::from_secs(30);
+/// How often idle callers are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// Large enough for any SRT datagram (an MTU of 1500 at most, jumbo frames aside).
+const MAX_DATAGRAM: usize = 65_535;
+
+/// Loopback address (as srt-tokio sees a caller) → the caller's real address.
+#[derive(Clone, Default)]
+pub struct Origins(Arc<DashMap<SocketAddr, SocketAddr>>);
+
+impl Origins {
+    /// The real address behind what srt-tokio reports (itself if it is not one of ours).
+    pub fn real(&self, seen: SocketAddr) -> SocketAddr {
+        self.0.get(&seen).map_or(seen, |r| *r)
+    }
+}
+
+struct Caller {
+    guard: CallerGuard,
+    /// Connected to srt-tokio's socket.
+    socket: Arc<UdpSocket>,
+    seen_as: SocketAddr,
+    last_heard: Instant,
+    replies: JoinHandle<()>,
+}
+
+pub struct SrtRelay {
+    public: Arc<UdpSocket>,
+    /// srt-tokio's loopback socket.
+    inner: SocketAddr,
+    callers: HashMap<SocketAddr, Caller>,
+    max_callers: usize,
+    origins: Origins,
+    metrics: IngestMetrics,
+}
+
+impl SrtRelay {
+    /// Bind the public port; datagrams that pass go to srt-tokio at `inner`.
+    pub async fn bind(listen: SocketAddr, inner: SocketAddr, max_callers: usize, metrics: IngestMetrics) -> io::Result<Self> {
+        let public = Arc::new(UdpSocket::bind(listen).await?);
+        Ok(Self { public, inner, callers: HashMap::new(), max_callers, origins: Origins::default(), metrics })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.public.local_addr()
+    }
+
+    pub fn origins(&self) -> Origins {
+        self.origins.clone()
+    }
+
+    /// Relay until the task is dropped.
+    pub async fn run(mut self) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            tokio::select! {
+                r = self.public.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => self.forward(&buf[..n], from).await,
+                    // ICMP errors from an earlier send surface here; the port is fine.
+                    Err(e) => tracing::debug!("SRT port receive failed: {e}"),
+                },
+                _ = sweep.tick() => self.sweep(Instant::now()),
+            }
+        }
+    }
+
+    async fn forward(&mut self, datagram: &[u8], from: SocketAddr) {
+        let now = Instant::now();
+        // A new address gets a socket only for a datagram that passes: garbage from many
+        // (spoofable) addresses costs a parse each, nothing more.
+        let mut fresh = CallerGuard::default();
+        let guard = self.callers.get_mut(&from).map_or(&mut fresh, |c| &mut c.guard);
+        if let Err(why) = guard.check(datagram, false) {
+            self.metrics.srt_dropped.with_label_values(&[why.reason()]).inc();
+            tracing::debug!(%from, reason = why.reason(), "SRT datagram dropped before srt-tokio");
+            return;
+        }
+        let full = self.callers.len() >= self.max_callers;
+        let caller = match self.callers.entry(from) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                if full {
+                    self.metrics.srt_dropped.with_label_values(&["too_many_callers"]).inc();
+                    return;
+                }
+                match open(&self.public, self.inner, from, fresh).await {
+                    Ok(caller) => {
+                        self.origins.0.insert(caller.seen_as, from);
+                        e.insert(caller)
+                    }
+                    Err(err) => {
+                        tracing::warn!(%from, "SRT relay: no loopback socket for a new caller: {err}");
+                        return;
+                    }
+                }
+            }
+        };
+        caller.last_heard = now;
+        if let Err(e) = caller.socket.send(datagram).await {
+            tracing::debug!(%from, "SRT relay: send to srt-tokio failed: {e}");
+        }
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let origins = &self.origins;
+        self.callers.retain(|_, c| {
+            let live = now.duration_since(c.last_heard) < IDLE;
+            if !live {
+                c.replies.abort();
+                origins.0.remove(&c.seen_as);
+            }
+            live
+        });
+    }
+}
+
+impl Drop for SrtRelay {
+    fn drop(&mut self) {
+        self.callers.values().for_each(|c| c.replies.abort());
+    }
+}
+
+/// A loopback socket for `remote`, and the task that carries srt-tokio's replies back to it.
+async fn open(public: &Arc<UdpSocket>, inner: SocketAddr, remote: SocketAddr, guard: CallerGuard) -> io::Result<Caller> {
+    let socket = Arc::new(UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).await?);
+    socket.connect(inner).await?;
+    let seen_as = socket.local_addr()?;
+    let (back, public) = (socket.clone(), public.clone());
+    let replies = tokio::spawn(async move {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            match back.recv(&mut buf).await {
+                Ok(n) => {
+                    if let Err(e) = public.send_to(&buf[..n], remote).await {
+                        tracing::debug!(%remote, "SRT relay: send to the caller failed: {e}");
+                    }
+                }
+                // srt-tokio's socket went away for a moment (its listener restarting): an
+                // ICMP error, reported once.
+                Err(e) => tracing::debug!(%remote, "SRT relay: receive from srt-tokio failed: {e}"),
+            }
+        }
+    });
+    Ok(Caller { guard, socket, seen_as, last_heard: Instant::now(), replies })
+}
