@@ -137,7 +137,7 @@ impl Focus {
                 self.participants().joined(&target.conference, &target.endpoint, display_name);
                 route
             }
-            FocusToBridge::Answer { target, .. } => self.route(&target.conference)?,
+            FocusToBridge::Answer { target, .. } | FocusToBridge::Resumed { target } => self.route(&target.conference)?,
             FocusToBridge::ExpireEndpoint { target } => {
                 let route = self.route(&target.conference)?;
                 self.left(&target.conference, &target.endpoint);

@@ -49,6 +49,12 @@ pub enum FocusToBridge {
     ExpireConference { conference: String },
     /// Take no new conferences; exit when the last one ends.
     Drain { draining: bool },
+    /// The endpoint's client took its session back through a new signaling connection (the
+    /// server restarted): send again the offer it has not answered, which it may have missed.
+    Resumed {
+        #[serde(flatten)]
+        target: EndpointRef,
+    },
     /// The answer to [`BridgeToFocus::Claim`]: `granted` when the conference is (now) on the
     /// claiming bridge; otherwise `bridge_id` hosts it and `ingest_addrs` are its listeners.
     ClaimResult { conference: String, granted: bool, bridge_id: String, ingest_addrs: Vec<String> },

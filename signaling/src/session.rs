@@ -267,7 +267,15 @@ where
             room: room.clone(),
             roster: joined.roster,
         };
-        self.member = Some(Member { room, id: joined.participant_id, display_name, region, rx });
+        let member = Member { room, id: joined.participant_id, display_name, region, rx };
+        if resuming {
+            // An offer the bridge made while we were away never reached the client; the answer
+            // to it would be the bridge's next step. It arrives after the `welcome` (queued).
+            if let Err(e) = self.shared.focus.send(FocusToBridge::Resumed { target: member.endpoint() }).await {
+                tracing::debug!(room = %member.room, participant = %member.id, "bridge not told of the resume: {e}");
+            }
+        }
+        self.member = Some(member);
         Ok(welcome)
     }
 

@@ -12,8 +12,10 @@ use ponte_tests::cluster::Cluster;
 use ponte_tests::meeting_page::MeetingPage;
 
 /// The server is away for a second or more each time; media on the bridge must not notice.
-/// A page that rejoined instead of resuming stalls for several seconds (ICE, DTLS, a new offer).
-const MAX_STALL: Duration = Duration::from_millis(1500);
+/// Typical stalls here are 0.2-0.7 s, the same as without a restart on a busy machine; the
+/// bound leaves room for a CPU-starved one. A page that rejoined instead of resuming would
+/// stall for good on its old streams (its new peer connection has new ones).
+const MAX_STALL: Duration = Duration::from_secs(3);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_resume_their_media_sessions_while_the_focus_restarts() {

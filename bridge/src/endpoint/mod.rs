@@ -78,6 +78,8 @@ pub struct Endpoint {
     /// The timeout this endpoint is scheduled for in the engine's timer heap.
     pub scheduled: Option<Instant>,
     pending: Option<SdpPendingOffer>,
+    /// The offer `pending` stands for, to send again if the client may have missed it.
+    pending_sdp: Option<(String, Vec<TrackInfo>)>,
     pub tracks_in: Vec<TrackIn>,
     tracks_out: HashMap<TrackKey, TrackOut>,
     /// Fault injection for tests: panic inside the next contained call.
@@ -126,6 +128,7 @@ impl Endpoint {
             addrs: Vec::new(),
             scheduled: None,
             pending: None,
+            pending_sdp: None,
             tracks_in: Vec::new(),
             tracks_out: HashMap::new(),
             fault: false,
@@ -217,7 +220,14 @@ impl Endpoint {
         }
         let (offer, pending) = api.apply()?;
         self.pending = Some(pending);
-        Some((offer.to_sdp_string(), self.track_list()))
+        let offer = (offer.to_sdp_string(), self.track_list());
+        self.pending_sdp = Some(offer.clone());
+        Some(offer)
+    }
+
+    /// Our offer that the client has not answered yet, if any.
+    pub fn unanswered_offer(&self) -> Option<&(String, Vec<TrackInfo>)> {
+        self.pending.as_ref().and(self.pending_sdp.as_ref())
     }
 
     /// Tracks this client is (about to be) sent, sorted by mid.

@@ -137,6 +137,7 @@ impl Engine {
                     self.remove_endpoint(id, Some(("conference_expired", "conference expired")));
                 }
             }
+            FocusToBridge::Resumed { target } => self.resend_offer(target),
             FocusToBridge::Registered { .. } | FocusToBridge::Drain { .. } | FocusToBridge::ClaimResult { .. } => {}
         }
         self.run_work(now);
@@ -261,6 +262,16 @@ impl Engine {
             }
         }
         self.queue(id);
+    }
+
+    /// A resumed client may have missed our last offer (signaling was down when it went out);
+    /// it answers this copy instead, and renegotiation goes on.
+    fn resend_offer(&mut self, target: EndpointRef) {
+        let Some(ep) = self.by_ref.get(&target).and_then(|id| self.endpoints.get(id)) else { return };
+        if let Some((sdp, tracks)) = ep.unanswered_offer().cloned() {
+            tracing::info!(endpoint = %target.endpoint, "resumed client: sending our unanswered offer again");
+            self.events.push_back(EndpointEvent::Offer { target, sdp, tracks });
+        }
     }
 
     fn on_answer(&mut self, now: Instant, target: EndpointRef, sdp: &str) {

@@ -411,6 +411,8 @@ pub struct Net {
     pub clients: Vec<Client>,
     pub now: Instant,
     pub registry: prometheus::Registry,
+    /// Clients whose signaling is down: what the bridge says to them is lost.
+    pub unreachable: std::collections::HashSet<usize>,
     tick: u64,
 }
 
@@ -421,7 +423,7 @@ impl Net {
         ponte_bridge::init_crypto();
         let mut engine = Engine::new(vec![BRIDGE.parse().unwrap()], Duration::from_millis(300), metrics);
         engine.set_quality(quality);
-        Net { engine, clients: Vec::new(), now: Instant::now(), registry, tick: 0 }
+        Net { engine, clients: Vec::new(), now: Instant::now(), registry, unreachable: Default::default(), tick: 0 }
     }
 
     pub fn join(&mut self, room: &str, o: &Opts) -> usize {
@@ -437,7 +439,11 @@ impl Net {
 
     fn on_bridge_event(&mut self, ev: EndpointEvent) {
         let target = ev.target().clone();
-        let Some(c) = self.clients.iter_mut().find(|c| c.target() == target) else { return };
+        let Some(i) = self.clients.iter().position(|c| c.target() == target) else { return };
+        if self.unreachable.contains(&i) {
+            return;
+        }
+        let c = &mut self.clients[i];
         match ev {
             EndpointEvent::Answer { sdp, .. } => {
                 let answer = SdpAnswer::from_sdp_string(&sdp).unwrap();
