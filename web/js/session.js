@@ -100,7 +100,6 @@ export class Session extends EventTarget {
     this.proof = null;
     /** Whether we are reconnecting to resume (the peer connection goes on meanwhile). */
     this.resuming = false;
-    this.resumes = 0;
   }
 
   get wsState() {
@@ -372,7 +371,6 @@ export class Session extends EventTarget {
         return;
       }
       this.resuming = false;
-      this.resumes += 1;
       this.emitState();
       this.dispatch('resumed', { audioMuted, videoMuted });
       return;
