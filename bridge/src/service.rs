@@ -189,18 +189,18 @@ impl Bridge {
                     Some(FocusToBridge::Registered { focus_version }) => {
                         // A focus that restarted, or a link that came back, has forgotten what
                         // runs here and an operator's drain: tell it, so it keeps those
-                        // conferences on this bridge and sends no new ones while drained.
+                        // conferences on this bridge and sends no new ones while drained. (The
+                        // link replays only the first, empty registration: a later one would
+                        // be stale by the next connection.)
                         let conferences: Vec<String> = engine.conference_names().map(str::to_owned).collect();
                         tracing::info!(%focus_version, conferences = conferences.len(), drain_requested = drain.requested(), "registered with the focus");
-                        if !conferences.is_empty() || drain.requested() {
-                            let again = Registration {
-                                conferences,
-                                endpoints: engine.hosted_endpoints(),
-                                drain_requested: drain.requested(),
-                                ..registration.clone()
-                            };
-                            let _ = to_focus.send(BridgeToFocus::Register(again)).await;
-                        }
+                        let again = Registration {
+                            conferences,
+                            endpoints: engine.hosted_endpoints(),
+                            drain_requested: drain.requested(),
+                            ..registration.clone()
+                        };
+                        let _ = to_focus.send(BridgeToFocus::Register(again)).await;
                         if drain.own() {
                             let _ = to_focus.send(BridgeToFocus::Draining { draining: true }).await;
                         }

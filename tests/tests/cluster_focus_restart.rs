@@ -66,4 +66,17 @@ async fn run() {
     }
     // The resumed sessions are live: a leave ends them cleanly on the new signaling.
     join_all(all.into_iter().map(Participant::leave)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !c.conferences().await.is_empty() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(c.conferences().await, Default::default(), "the rooms ended");
+
+    // Another restart: the bridges register what they host now (nothing), not what they
+    // hosted at the last one.
+    c.stop_signaling().await;
+    c.start_signaling().await;
+    c.wait_registered(&["b1", "b2"], Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(c.conferences().await, Default::default(), "no ended room comes back");
 }

@@ -12,8 +12,9 @@
 //! 1. The task waits for the engine's first `Register`, then dials `url` (e.g.
 //!    `ws://focus:8888/v1/bridge-link`) with `Authorization: Bearer <secret>` when a secret
 //!    is given. Messages travel as JSON text frames, one message per frame.
-//! 2. While connected it pumps both directions; the most recent `Register` the engine sent
-//!    is remembered.
+//! 2. While connected it pumps both directions. The engine's first `Register` (who the bridge
+//!    is, hosting nothing yet) is remembered; later ones list what it hosts at that moment and
+//!    would be stale on a later connection, so they are not.
 //! 3. When the link drops (closed, broken, refused, or the focus silent for
 //!    [`WsLinkOptions::idle_timeout`] — the focus pings every 5 s) it redials with backoff
 //!    from [`WsLinkOptions::backoff_min`] doubling to [`WsLinkOptions::backoff_max`]
@@ -25,8 +26,9 @@
 //!    socket. It never ends on its own otherwise: a focus that is down is waited for.
 //!
 //! The focus forgets a bridge's conferences when its link drops. To have them adopted
-//! again, the engine can send a fresh `Register` (listing its conferences) when it receives
-//! `Registered`, which the focus sends on every new connection.
+//! again, the engine sends a fresh `Register` (listing its conferences, endpoints and an
+//! operator's drain) when it receives `Registered`, which the focus sends on every new
+//! connection.
 //!
 //! Only `ws://` URLs work unless tokio-tungstenite is built with a TLS feature.
 
@@ -332,7 +334,7 @@ impl Outbox {
 
     /// A message passed straight through a live link.
     fn note_sent(&mut self, msg: &BridgeToFocus) {
-        if matches!(msg, BridgeToFocus::Register(_)) {
+        if matches!(msg, BridgeToFocus::Register(_)) && self.register.is_none() {
             self.register = Some(msg.clone());
         }
     }
@@ -340,9 +342,10 @@ impl Outbox {
     /// A message the link could not send now.
     fn hold(&mut self, msg: BridgeToFocus) {
         match msg {
-            BridgeToFocus::Register(_) => self.register = Some(msg),
-            // Stale by the time the link is back; the next report replaces it.
-            BridgeToFocus::Stats(_) => {}
+            BridgeToFocus::Register(_) if self.register.is_none() => self.register = Some(msg),
+            // Stale by the time the link is back: the engine sends what it hosts then, on
+            // `Registered`, and the next report replaces a stats one.
+            BridgeToFocus::Register(_) | BridgeToFocus::Stats(_) => {}
             // Held like an endpoint event: the claim is answered once the link is back.
             BridgeToFocus::Endpoint(_)
             | BridgeToFocus::Claim { .. }
@@ -453,21 +456,22 @@ mod tests {
     }
 
     #[test]
-    fn replay_sends_latest_register_then_held_events() {
+    fn replay_sends_the_first_register_then_held_events() {
         let mut outbox = Outbox::default();
-        outbox.hold(register("old"));
+        outbox.hold(register("first"));
         outbox.hold(BridgeToFocus::Stats(BridgeStats::default()));
         outbox.hold(event(1));
-        outbox.hold(register("new"));
+        outbox.hold(register("hosting-then"));
         outbox.hold(event(2));
-        assert_eq!(drain(&mut outbox), vec![register("new"), event(1), event(2)]);
+        assert_eq!(drain(&mut outbox), vec![register("first"), event(1), event(2)]);
     }
 
     #[test]
-    fn register_is_replayed_on_every_connection() {
+    fn the_first_register_is_replayed_on_every_connection() {
         let mut outbox = Outbox::default();
         outbox.note_sent(&register("a"));
         outbox.note_sent(&BridgeToFocus::Stats(BridgeStats::default()));
+        outbox.note_sent(&register("hosting-then"));
         assert_eq!(drain(&mut outbox), vec![register("a")]);
         assert_eq!(drain(&mut outbox), vec![register("a")]);
     }
