@@ -43,7 +43,13 @@ pub struct Panicked(pub String);
 
 /// Run `f`, turning a panic into an error. str0m documents a panic as a bug in itself and asks
 /// callers to contain it per `Rtc`; the endpoint that panicked is then ended, the rest go on.
+///
+/// A contained panic is the caller's to report (it ends an endpoint, drops a datagram), so the
+/// process's panic hook stays quiet about it: printing (and, with `RUST_BACKTRACE`, capturing a
+/// backtrace) for every hostile datagram would hand a sender a log flood and a CPU lever.
 pub fn contain<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
+    quiet_hook::install();
+    let _containing = quiet_hook::Containing::enter();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
         let msg = payload
             .downcast_ref::<&str>()
@@ -52,6 +58,49 @@ pub fn contain<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
             .unwrap_or_else(|| "unknown panic".into());
         Panicked(msg)
     })
+}
+
+/// A panic hook that hands panics inside [`contain`] to `tracing` (debug) and every other one to
+/// the hook that was there before.
+mod quiet_hook {
+    use std::cell::Cell;
+    use std::sync::Once;
+
+    thread_local! {
+        static DEPTH: Cell<u32> = const { Cell::new(0) };
+    }
+
+    /// Marks this thread as inside [`super::contain`] while it lives.
+    pub struct Containing;
+
+    impl Containing {
+        pub fn enter() -> Self {
+            DEPTH.with(|d| d.set(d.get() + 1));
+            Containing
+        }
+    }
+
+    impl Drop for Containing {
+        fn drop(&mut self) {
+            DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
+        }
+    }
+
+    pub fn install() {
+        static ONCE: Once = Once::new();
+        ONCE.call_once(|| {
+            let previous = std::panic::take_hook();
+            std::panic::set_hook(Box::new(move |info| {
+                if DEPTH.with(Cell::get) > 0 {
+                    let payload = info.payload();
+                    let msg = payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str));
+                    tracing::debug!(location = ?info.location(), "contained panic: {}", msg.unwrap_or("(not a string)"));
+                } else {
+                    previous(info);
+                }
+            }));
+        });
+    }
 }
 
 /// What happened when a frame was handed to an outgoing track.
