@@ -47,7 +47,7 @@ pub struct LinkStats {
 }
 
 pub struct SrtIngest {
-    relay: Option<SrtRelay>,
+    relay: SrtRelay,
     origins: Origins,
     /// The public port (the relay's).
     addr: SocketAddr,
@@ -70,7 +70,7 @@ impl SrtIngest {
         let listener = InnerListener::bind((Ipv4Addr::LOCALHOST, 0).into(), config.srt_latency()).await?;
         let relay = SrtRelay::bind(config.srt_listen, listener.addr, config.srt_max_callers, metrics.clone()).await?;
         let addr = relay.local_addr()?;
-        Ok(Self { origins: relay.origins(), relay: Some(relay), addr, listener })
+        Ok(Self { origins: relay.origins(), relay, addr, listener })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -78,11 +78,11 @@ impl SrtIngest {
     }
 
     /// Relay the port and accept callers; each runs in its own task.
-    pub async fn run(mut self, ctx: IngestContext) {
-        let relay = self.relay.take().expect("run once");
+    pub async fn run(self, ctx: IngestContext) {
+        let Self { relay, origins, listener, .. } = self;
         tokio::select! {
             _ = relay.run() => {}
-            _ = self.listener.accept(ctx, self.origins) => {}
+            _ = listener.accept(ctx, origins) => {}
         }
     }
 }
