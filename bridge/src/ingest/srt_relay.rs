@@ -25,6 +25,10 @@ use super::srt_guard::CallerGuard;
 /// A caller silent this long is gone (SRT sends keep-alives every second; its own peer idle
 /// timeout is 5 s). Its loopback socket is closed.
 const IDLE: Duration = Duration::from_secs(30);
+/// A caller that has sent no media yet holds its socket this long without a word: handshakes
+/// take milliseconds, and addresses that only ever handshake must not fill
+/// `srt_max_callers` for long.
+const HANDSHAKE_IDLE: Duration = Duration::from_secs(5);
 /// How often idle callers are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 /// Large enough for any SRT datagram (an MTU of 1500 at most, jumbo frames aside).
@@ -47,6 +51,8 @@ struct Caller {
     socket: Arc<UdpSocket>,
     seen_as: SocketAddr,
     last_heard: Instant,
+    /// Whether it has sent a data packet (it is streaming, not just handshaking).
+    streaming: bool,
     replies: JoinHandle<()>,
 }
 
@@ -123,6 +129,8 @@ impl SrtRelay {
             }
         };
         caller.last_heard = now;
+        // The first bit of an SRT packet is 0 for data, 1 for control.
+        caller.streaming |= datagram.first().is_some_and(|b| b & 0x80 == 0);
         if let Err(e) = caller.socket.send(datagram).await {
             tracing::debug!(%from, "SRT relay: send to srt-tokio failed: {e}");
         }
@@ -131,7 +139,7 @@ impl SrtRelay {
     fn sweep(&mut self, now: Instant) {
         let origins = &self.origins;
         self.callers.retain(|_, c| {
-            let live = now.duration_since(c.last_heard) < IDLE;
+            let live = now.duration_since(c.last_heard) < if c.streaming { IDLE } else { HANDSHAKE_IDLE };
             if !live {
                 c.replies.abort();
                 origins.0.remove(&c.seen_as);
@@ -168,5 +176,5 @@ async fn open(public: &Arc<UdpSocket>, inner: SocketAddr, remote: SocketAddr, gu
             }
         }
     });
-    Ok(Caller { guard, socket, seen_as, last_heard: Instant::now(), replies })
+    Ok(Caller { guard, socket, seen_as, last_heard: Instant::now(), streaming: false, replies })
 }
