@@ -128,10 +128,21 @@ impl Rooms {
     /// Remove a participant and tell the others. False if it was not there (already
     /// dropped as slow, or never joined).
     pub fn leave(&self, room: &str, id: &str) -> bool {
+        self.remove(room, id, true)
+    }
+
+    /// Remove a participant without telling the others: the server is shutting down, and
+    /// they resume together with it on the next one (a `participant_left` would make their
+    /// clients drop its video for good).
+    pub fn forget(&self, room: &str, id: &str) -> bool {
+        self.remove(room, id, false)
+    }
+
+    fn remove(&self, room: &str, id: &str, announce: bool) -> bool {
         let removed = match self.rooms.get_mut(room) {
             Some(mut r) => {
                 let removed = self.remove_member(&mut r, id);
-                if removed {
+                if removed && announce {
                     self.fan_out(room, &mut r, ServerMessage::ParticipantLeft { participant_id: id.to_owned() }, None);
                 }
                 removed
@@ -294,6 +305,19 @@ mod tests {
         assert!(rs.leave("r", &ann.participant_id));
         assert_eq!(rs.rooms.len(), 0);
         assert_eq!((rs.metrics.rooms.get(), rs.metrics.participants.get()), (0, 0));
+    }
+
+    #[test]
+    fn a_shutdown_forgets_without_telling_the_others() {
+        let rs = rooms(10);
+        let (a, mut rx_a) = arrival("Ann", 8);
+        let _ann = rs.join("r", a).unwrap();
+        let (b, _rx_b) = arrival("Bob", 8);
+        let bob = rs.join("r", b).unwrap();
+        assert!(matches!(rx_a.try_recv(), Ok(ServerMessage::ParticipantJoined { .. })));
+        assert!(rs.forget("r", &bob.participant_id));
+        assert!(rx_a.try_recv().is_err(), "Ann hears nothing: Bob resumes with her on the next server");
+        assert_eq!(rs.roster("r").len(), 1);
     }
 
     #[test]

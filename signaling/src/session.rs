@@ -324,7 +324,11 @@ where
             let _ = self.write(Message::Close(Some(frame))).await;
         }
         let Some(member) = self.member.take() else { return };
-        self.shared.rooms.leave(&member.room, &member.id);
+        if matches!(end, End::Shutdown) {
+            self.shared.rooms.forget(&member.room, &member.id);
+        } else {
+            self.shared.rooms.leave(&member.room, &member.id);
+        }
         tracing::info!(room = %member.room, participant = %member.id, why = ?end, "left");
         if self.offered && !matches!(end, End::Shutdown) {
             if let Err(e) = self.shared.focus.send(FocusToBridge::ExpireEndpoint { target: member.endpoint() }).await {

@@ -62,6 +62,9 @@ async fn run() {
             let same = p.eval("window.ponte.pc === window.__pcBefore && window.ponte.state().reconnects === 0").await;
             assert_eq!(same, serde_json::Value::Bool(true), "{}: the same peer connection, no rejoin", p.name);
             p.wait("document.querySelectorAll('#participants li').length === 2", Duration::from_secs(5), "both in the list").await;
+            // The other's tiles stay: nobody told the page the other left (a server shutting
+            // down used to announce everyone as gone, and the pages dropped their videos).
+            p.wait("window.ponte.state().remote.length === 2", Duration::from_secs(5), "the other's audio and video tracks are still shown").await;
         }
         assert_eq!((ada.participant_id().await, bo.participant_id().await), (ada_id.clone(), bo_id.clone()), "the same participants");
 

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use ponte_loadtest::{Participant, ParticipantOptions};
+use ponte_loadtest::{Participant, ParticipantOptions, RosterEvent};
 use ponte_tests::cluster::Cluster;
 
 const MAX_GAP: Duration = Duration::from_secs(2);
@@ -56,6 +56,8 @@ async fn run() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     for (p, before) in all.iter().zip(frames_before) {
         assert_eq!(p.renegotiations().0, 0, "{}: the media session was resumed, not replaced", p.id());
+        let left: Vec<_> = p.events().into_iter().filter(|e| matches!(e, RosterEvent::Left { .. })).collect();
+        assert!(left.is_empty(), "{}: nobody left; the server going away is not a participant leaving: {left:?}", p.id());
         let snap = p.snapshot();
         assert!(snap.frames() > before + 50, "{}: media kept coming: {before} → {}", p.id(), snap.frames());
         for t in &snap.tracks {

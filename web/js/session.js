@@ -372,6 +372,8 @@ export class Session extends EventTarget {
       }
       this.resuming = false;
       this.emitState();
+      // Our incoming tracks never stopped; say so again in case anything forgot them meanwhile.
+      this.peer?.publishRemote();
       this.dispatch('resumed', { audioMuted, videoMuted });
       return;
     }
