@@ -36,6 +36,13 @@ pub enum EndpointError {
     Panicked(#[from] Panicked),
 }
 
+/// An offer of ours awaiting the client's answer, and what we sent, to send it again if the
+/// client may have missed it (its signaling was down).
+struct Outstanding {
+    offer: SdpPendingOffer,
+    sent: (String, Vec<TrackInfo>),
+}
+
 /// A panic inside one endpoint's WebRTC stack, caught so the others keep running.
 #[derive(Debug, thiserror::Error)]
 #[error("panic in endpoint: {0}")]
@@ -126,9 +133,8 @@ pub struct Endpoint {
     pub addrs: Vec<SocketAddr>,
     /// The timeout this endpoint is scheduled for in the engine's timer heap.
     pub scheduled: Option<Instant>,
-    pending: Option<SdpPendingOffer>,
-    /// The offer `pending` stands for, to send again if the client may have missed it.
-    pending_sdp: Option<(String, Vec<TrackInfo>)>,
+    /// Our offer the client has not answered yet.
+    pending: Option<Outstanding>,
     pub tracks_in: Vec<TrackIn>,
     tracks_out: HashMap<TrackKey, TrackOut>,
     /// Fault injection for tests: panic inside the next contained call.
@@ -177,7 +183,6 @@ impl Endpoint {
             addrs: Vec::new(),
             scheduled: None,
             pending: None,
-            pending_sdp: None,
             tracks_in: Vec::new(),
             tracks_out: HashMap::new(),
             fault: false,
@@ -198,7 +203,7 @@ impl Endpoint {
     pub fn accept_answer(&mut self, sdp: &str) -> Result<Vec<TrackKey>, EndpointError> {
         let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| EndpointError::Sdp(e.to_string()))?;
         let pending = self.pending.take().ok_or(EndpointError::NoPendingOffer)?;
-        self.rtc.sdp_api().accept_answer(pending, answer)?;
+        self.rtc.sdp_api().accept_answer(pending.offer, answer)?;
         let mut opened = Vec::new();
         self.tracks_out.retain(|_, t| !matches!(t.state, OutState::NegotiatingStop(_)));
         for t in self.tracks_out.values_mut() {
@@ -268,15 +273,14 @@ impl Endpoint {
             }
         }
         let (offer, pending) = api.apply()?;
-        self.pending = Some(pending);
-        let offer = (offer.to_sdp_string(), self.track_list());
-        self.pending_sdp = Some(offer.clone());
-        Some(offer)
+        let sent = (offer.to_sdp_string(), self.track_list());
+        self.pending = Some(Outstanding { offer: pending, sent: sent.clone() });
+        Some(sent)
     }
 
-    /// Our offer that the client has not answered yet, if any.
+    /// Our offer that the client has not answered yet, if any: `(sdp, tracks)` as sent.
     pub fn unanswered_offer(&self) -> Option<&(String, Vec<TrackInfo>)> {
-        self.pending.as_ref().and(self.pending_sdp.as_ref())
+        self.pending.as_ref().map(|p| &p.sent)
     }
 
     /// Tracks this client is (about to be) sent, sorted by mid.
