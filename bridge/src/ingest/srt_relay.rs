@@ -8,7 +8,6 @@
 //! towards it (one task per caller carries the replies back); [`Origins`] maps those loopback
 //! addresses back to the callers' real ones for logs and refusals.
 
-use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -98,42 +97,33 @@ impl SrtRelay {
     }
 
     async fn forward(&mut self, datagram: &[u8], from: SocketAddr) {
-        let now = Instant::now();
+        if let Some(caller) = self.callers.get_mut(&from) {
+            if let Err(why) = caller.guard.check(datagram, false) {
+                return self.dropped(from, why.reason());
+            }
+            return caller.pass(datagram, from).await;
+        }
         // A new address gets a socket only for a datagram that passes: garbage from many
         // (spoofable) addresses costs a parse each, nothing more.
-        let mut fresh = CallerGuard::default();
-        let guard = self.callers.get_mut(&from).map_or(&mut fresh, |c| &mut c.guard);
+        let mut guard = CallerGuard::default();
         if let Err(why) = guard.check(datagram, false) {
-            self.metrics.srt_dropped.with_label_values(&[why.reason()]).inc();
-            tracing::debug!(%from, reason = why.reason(), "SRT datagram dropped before srt-tokio");
-            return;
+            return self.dropped(from, why.reason());
         }
-        let full = self.callers.len() >= self.max_callers;
-        let caller = match self.callers.entry(from) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                if full {
-                    self.metrics.srt_dropped.with_label_values(&["too_many_callers"]).inc();
-                    return;
-                }
-                match open(&self.public, self.inner, from, fresh).await {
-                    Ok(caller) => {
-                        self.origins.0.insert(caller.seen_as, from);
-                        e.insert(caller)
-                    }
-                    Err(err) => {
-                        tracing::warn!(%from, "SRT relay: no loopback socket for a new caller: {err}");
-                        return;
-                    }
-                }
+        if self.callers.len() >= self.max_callers {
+            return self.dropped(from, "too_many_callers");
+        }
+        match open(&self.public, self.inner, from, guard).await {
+            Ok(caller) => {
+                self.origins.0.insert(caller.seen_as, from);
+                self.callers.entry(from).or_insert(caller).pass(datagram, from).await;
             }
-        };
-        caller.last_heard = now;
-        // The first bit of an SRT packet is 0 for data, 1 for control.
-        caller.streaming |= datagram.first().is_some_and(|b| b & 0x80 == 0);
-        if let Err(e) = caller.socket.send(datagram).await {
-            tracing::debug!(%from, "SRT relay: send to srt-tokio failed: {e}");
+            Err(err) => tracing::warn!(%from, "SRT relay: no loopback socket for a new caller: {err}"),
         }
+    }
+
+    fn dropped(&self, from: SocketAddr, reason: &'static str) {
+        self.metrics.srt_dropped.with_label_values(&[reason]).inc();
+        tracing::debug!(%from, reason, "SRT datagram dropped before srt-tokio");
     }
 
     fn sweep(&mut self, now: Instant) {
@@ -152,6 +142,18 @@ impl SrtRelay {
 impl Drop for SrtRelay {
     fn drop(&mut self) {
         self.callers.values().for_each(|c| c.replies.abort());
+    }
+}
+
+impl Caller {
+    /// A datagram the guard passed: on to srt-tokio.
+    async fn pass(&mut self, datagram: &[u8], from: SocketAddr) {
+        self.last_heard = Instant::now();
+        // The first bit of an SRT packet is 0 for data, 1 for control.
+        self.streaming |= datagram.first().is_some_and(|b| b & 0x80 == 0);
+        if let Err(e) = self.socket.send(datagram).await {
+            tracing::debug!(%from, "SRT relay: send to srt-tokio failed: {e}");
+        }
     }
 }
 
